@@ -1,0 +1,1 @@
+//! Capture: turn a live mailbox into a .mbxa archive, full or incremental, resumable.

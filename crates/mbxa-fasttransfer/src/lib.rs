@@ -1,0 +1,1 @@
+//! FastTransfer (MS-OXCFXICS) stream parser, encoder and .eml conversion.

@@ -1,0 +1,1 @@
+//! The .mbxa archive format: streaming writer, random-access reader, wire types.

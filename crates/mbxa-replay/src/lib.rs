@@ -1,0 +1,1 @@
+//! Replay: import a .mbxa archive into a mailbox, resumable and never twice.

@@ -1,0 +1,1 @@
+//! Offline, parallel integrity verification of .mbxa archives.
