@@ -1,6 +1,7 @@
 //! One module per command family; each exposes clap `Args` and a `fn(args, &Output) -> Result<Outcome>`.
 
 pub mod capture;
+pub mod connect;
 pub mod demo;
 pub mod emulator;
 pub mod info;

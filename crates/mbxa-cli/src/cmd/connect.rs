@@ -1,0 +1,113 @@
+//! Shared Graph connection flags (`--tenant`, `--client-id`, secret/cert, URLs) for capture, replay, mailboxes.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use mbxa_graph::{ClientAuth, GraphConfig, SecretString};
+
+/// How to reach Graph and authenticate; flatten into a command's args with `#[command(flatten)]`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectArgs {
+    /// Directory (tenant) id or domain.
+    #[arg(long = "tenant", env = "MBXA_TENANT_ID", value_name = "ID")]
+    pub tenant: Option<String>,
+    /// Application (client) id.
+    #[arg(long = "client-id", env = "MBXA_CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
+    /// File holding the client secret (or set MBXA_CLIENT_SECRET to the secret itself).
+    #[arg(long = "client-secret-file", value_name = "PATH")]
+    pub client_secret_file: Option<PathBuf>,
+    /// The client secret itself, from the environment only (never a flag: flags show in `ps`).
+    #[arg(
+        long = "client-secret-env-only",
+        env = "MBXA_CLIENT_SECRET",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub client_secret_env: Option<SecretString>,
+    /// PEM file with the certificate and its private key: authenticate with a JWT client
+    /// assertion instead of a secret.
+    #[arg(long = "client-cert", env = "MBXA_CLIENT_CERT", value_name = "PATH")]
+    pub client_cert: Option<PathBuf>,
+    /// Graph base URL.
+    #[arg(
+        long = "graph-url",
+        env = "MBXA_GRAPH_URL",
+        value_name = "URL",
+        default_value = mbxa_graph::DEFAULT_GRAPH_URL
+    )]
+    pub graph_url: String,
+    /// Login (token endpoint) base URL.
+    #[arg(
+        long = "login-url",
+        env = "MBXA_LOGIN_URL",
+        value_name = "URL",
+        default_value = mbxa_graph::DEFAULT_LOGIN_URL
+    )]
+    pub login_url: String,
+}
+
+impl ConnectArgs {
+    /// Resolves the flags into a client configuration (reads the secret or certificate file).
+    pub fn to_config(&self) -> anyhow::Result<GraphConfig> {
+        let tenant = self
+            .tenant
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .context("--tenant (or MBXA_TENANT_ID) is required")?;
+        let client_id = self
+            .client_id
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .context("--client-id (or MBXA_CLIENT_ID) is required")?;
+        let given = [
+            self.client_secret_file.is_some(),
+            self.client_secret_env.is_some(),
+            self.client_cert.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if given == 0 {
+            bail!(
+                "one of --client-secret-file, MBXA_CLIENT_SECRET or --client-cert (MBXA_CLIENT_CERT) is required"
+            );
+        }
+        if given > 1 {
+            bail!(
+                "give only one of --client-secret-file, MBXA_CLIENT_SECRET and --client-cert (MBXA_CLIENT_CERT)"
+            );
+        }
+        let auth = if let Some(path) = &self.client_secret_file {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("cannot read the client secret file {}", path.display())
+            })?;
+            let secret = text.trim_end_matches(['\r', '\n']);
+            if secret.is_empty() {
+                bail!("the client secret file {} is empty", path.display());
+            }
+            ClientAuth::Secret(SecretString::new(secret))
+        } else if let Some(secret) = &self.client_secret_env {
+            if secret.expose_secret().trim().is_empty() {
+                bail!("MBXA_CLIENT_SECRET is empty");
+            }
+            ClientAuth::Secret(secret.clone())
+        } else if let Some(path) = &self.client_cert {
+            let pem = std::fs::read_to_string(path).with_context(|| {
+                format!("cannot read the client certificate {}", path.display())
+            })?;
+            ClientAuth::Certificate {
+                pem: SecretString::new(pem),
+            }
+        } else {
+            bail!("no client credential given");
+        };
+        Ok(GraphConfig::new(
+            self.graph_url.trim(),
+            self.login_url.trim(),
+            tenant.trim(),
+            client_id.trim(),
+            auth,
+        ))
+    }
+}
