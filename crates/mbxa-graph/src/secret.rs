@@ -101,6 +101,7 @@ pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
     out = strip_url_queries(&out);
     out = redact_key_values(&out);
     out = redact_bearer(&out);
+    out = redact_jwts(&out);
     if out.chars().count() > MAX_MESSAGE_CHARS {
         out = out.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…";
     }
@@ -175,6 +176,28 @@ fn redact_key_values(text: &str) -> String {
             search_from = value_start + "[redacted]".len();
         }
     }
+    out
+}
+
+/// Any `eyJ…` run (the base64url of `{"`, how every JWT starts) of 16+ token characters is
+/// taken for a token, whoever issued it.
+fn redact_jwts(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("eyJ") {
+        out.push_str(&rest[..pos]);
+        let tail = &rest[pos..];
+        let len = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=')))
+            .unwrap_or(tail.len());
+        if len >= 16 {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(&tail[..len]);
+        }
+        rest = &tail[len..];
+    }
+    out.push_str(rest);
     out
 }
 
