@@ -390,6 +390,34 @@ impl<W: Write> ArchiveWriter<W> {
         }
     }
 
+    /// Test hook, not part of the API: writes `data` as a blob entry *named* `claimed` (which may
+    /// be wrong), without dedup. The first location of a name is the one indexed. Used to build the
+    /// corrupt fixtures (`blob-name-mismatch`, `duplicate-entry`).
+    #[doc(hidden)]
+    pub fn __testing_add_blob_named(&mut self, claimed: BlobId, data: &[u8]) -> Result<()> {
+        self.reset_frame();
+        {
+            let mut sw = SpoolWriter {
+                spool: &mut self.frame,
+                dir: self.spool_dir.as_ref(),
+            };
+            self.compressor.compress_slice(data, &mut sw)?;
+        }
+        let keep = self.blobs.get(&claimed).copied();
+        self.emit_frame(claimed, data.len() as u64)?;
+        if let Some(l) = keep {
+            self.blobs.insert(claimed, l);
+        }
+        Ok(())
+    }
+
+    /// Test hook, not part of the API: writes an arbitrary entry (e.g. named `../x`), not indexed.
+    #[doc(hidden)]
+    pub fn __testing_add_raw_entry(&mut self, name: &str, data: &[u8]) -> Result<()> {
+        self.entry_with(name, data)?;
+        Ok(())
+    }
+
     /// Writes the tar header, the spooled frame and padding for a new blob.
     fn emit_frame(&mut self, id: BlobId, len: u64) -> Result<()> {
         let stored_len = self.frame.len();

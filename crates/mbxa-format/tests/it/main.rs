@@ -8,4 +8,8 @@
 //! Shared builders live in `common`.
 
 mod common;
+mod damage;
+mod external;
+mod file;
+mod fixtures;
 mod roundtrip;

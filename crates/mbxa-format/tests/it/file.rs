@@ -1,0 +1,175 @@
+//! `ArchiveFile`: the final name appears only when complete; `.part` files resume.
+
+use std::io::Write;
+
+use mbxa_format::*;
+
+use crate::common::*;
+
+fn manifest_for(blobs: &[Vec<u8>]) -> Manifest {
+    let items = blobs
+        .iter()
+        .enumerate()
+        .map(|(n, b)| {
+            item(
+                n,
+                "F-inbox",
+                ItemContent::Blob {
+                    id: BlobId::of(b),
+                    len: b.len() as u64,
+                },
+            )
+        })
+        .collect();
+    Manifest {
+        source: source(),
+        capture: capture(),
+        folders: folders(),
+        items,
+    }
+}
+
+#[test]
+fn final_name_appears_only_at_finish_with_mode_0600() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.mbxa");
+    let blobs: Vec<Vec<u8>> = (0..3).map(|i| blob_bytes(i, 5000)).collect();
+    let mut f = ArchiveFile::create(&p).unwrap();
+    for b in &blobs {
+        f.writer().add_blob(b).unwrap();
+    }
+    assert!(!p.exists());
+    assert!(ArchiveFile::part_path(&p).exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(ArchiveFile::part_path(&p))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let id = f.finish(&manifest_for(&blobs)).unwrap();
+    assert!(p.exists());
+    assert!(!ArchiveFile::part_path(&p).exists());
+    let mut r = ArchiveReader::open_path(&p).unwrap();
+    assert_eq!(r.archive_id(), id);
+    r.verify_all(&mut |_| {}).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    // Same bytes as writing to memory.
+    let mut w = ArchiveWriter::new(Vec::new()).unwrap();
+    for b in &blobs {
+        w.add_blob(b).unwrap();
+    }
+    assert!(w.finish(&manifest_for(&blobs)).unwrap().0 == std::fs::read(&p).unwrap());
+}
+
+#[test]
+fn a_failed_finish_leaves_no_final_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.mbxa");
+    let mut f = ArchiveFile::create(&p).unwrap();
+    f.writer().add_blob(b"x").unwrap();
+    // The manifest names a blob never added: finish refuses.
+    let err = f.finish(&manifest_for(&[b"y".to_vec()])).unwrap_err();
+    assert!(matches!(err, Error::InvalidManifest(_)));
+    assert!(!p.exists());
+}
+
+/// Interrupt after `k` blobs at every possible cut of the last entry; resume must keep exactly the
+/// complete blobs and produce the same file as an uninterrupted write.
+#[test]
+fn resume_keeps_complete_blobs_and_gives_identical_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("r.mbxa");
+    let blobs: Vec<Vec<u8>> = (0..5)
+        .map(|i| blob_bytes(i, 3000 + 2000 * i as usize))
+        .collect();
+    let m = manifest_for(&blobs);
+    let mut w = ArchiveWriter::new(Vec::new()).unwrap();
+    let mut ends = vec![w.offset()];
+    for b in &blobs {
+        w.add_blob(b).unwrap();
+        ends.push(w.offset());
+    }
+    let (reference, ref_id) = w.finish(&m).unwrap();
+
+    // Cut points: exact entry boundaries, and inside the 3rd entry (header, frame, padding).
+    let mut cuts: Vec<u64> = ends.clone();
+    cuts.extend([
+        ends[2] + 100,
+        ends[2] + 512,
+        ends[2] + 600,
+        ends[3] - 1,
+        500,
+    ]);
+    for cut in cuts {
+        std::fs::write(ArchiveFile::part_path(&p), &reference[..cut as usize]).unwrap();
+        let (mut f, kept) = ArchiveFile::resume(&p).unwrap();
+        let complete = ends.iter().filter(|&&e| e <= cut).count().saturating_sub(1);
+        assert_eq!(kept.len(), complete, "cut at {cut}");
+        assert_eq!(
+            kept,
+            blobs[..complete]
+                .iter()
+                .map(|b| BlobId::of(b))
+                .collect::<Vec<_>>()
+        );
+        for b in &blobs {
+            if !f.writer().contains(&BlobId::of(b)) {
+                f.writer().add_blob(b).unwrap();
+            }
+        }
+        let id = f.finish(&m).unwrap();
+        assert_eq!(id, ref_id);
+        assert!(
+            std::fs::read(&p).unwrap() == reference,
+            "cut at {cut}: resumed archive differs"
+        );
+        std::fs::remove_file(&p).unwrap();
+    }
+}
+
+#[test]
+fn resume_stops_at_a_damaged_blob_and_rejects_foreign_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("d.mbxa");
+    let blobs: Vec<Vec<u8>> = (0..3).map(|i| blob_bytes(i, 4000)).collect();
+    let mut f = ArchiveFile::create(&p).unwrap();
+    let mut ends = vec![];
+    for b in &blobs {
+        f.writer().add_blob(b).unwrap();
+        ends.push(f.writer().offset());
+    }
+    f.sync().unwrap();
+    drop(f);
+    let part = ArchiveFile::part_path(&p);
+    let mut bytes = std::fs::read(&part).unwrap();
+    bytes[ends[0] as usize + 512 + 40] ^= 1; // inside the 2nd blob's frame
+    std::fs::write(&part, &bytes).unwrap();
+    let (mut f, kept) = ArchiveFile::resume(&p).unwrap();
+    assert_eq!(kept, vec![BlobId::of(&blobs[0])]);
+    assert_eq!(f.writer().offset(), ends[0]);
+    drop(f);
+    assert_eq!(std::fs::metadata(&part).unwrap().len(), ends[0]);
+
+    std::fs::File::create(&part)
+        .unwrap()
+        .write_all(&[7u8; 4096])
+        .unwrap();
+    assert!(matches!(
+        ArchiveFile::resume(&p),
+        Err(Error::NotResumable { .. })
+    ));
+    std::fs::remove_file(&part).unwrap();
+    let (f, kept) = ArchiveFile::resume(&p).unwrap();
+    assert!(kept.is_empty());
+    drop(f);
+}
