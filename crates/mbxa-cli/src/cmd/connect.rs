@@ -111,3 +111,104 @@ impl ConnectArgs {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        connect: ConnectArgs,
+    }
+
+    fn parse(args: &[&str]) -> ConnectArgs {
+        let mut v = vec!["mbxa"];
+        v.extend_from_slice(args);
+        Wrap::try_parse_from(v).unwrap().connect
+    }
+
+    fn temp_file(name: &str, text: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("mbxa-connect-{}-{name}", std::process::id()));
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn secret_file_is_read_and_trimmed() {
+        let p = temp_file("secret", "top-secret-value\n");
+        let a = parse(&[
+            "--tenant",
+            "t",
+            "--client-id",
+            "c",
+            "--client-secret-file",
+            p.to_str().unwrap(),
+            "--graph-url",
+            "http://127.0.0.1:9/beta",
+        ]);
+        let cfg = a.to_config().unwrap();
+        let _ = std::fs::remove_file(&p);
+        assert!(
+            matches!(&cfg.auth, ClientAuth::Secret(s) if s.expose_secret() == "top-secret-value")
+        );
+        assert_eq!(cfg.graph_url, "http://127.0.0.1:9/beta");
+        assert_eq!(cfg.login_url, mbxa_graph::DEFAULT_LOGIN_URL);
+        assert_eq!((cfg.tenant_id.as_str(), cfg.client_id.as_str()), ("t", "c"));
+        assert!(!format!("{a:?} {cfg:?}").contains("top-secret-value"));
+    }
+
+    #[test]
+    fn certificate_file_is_read() {
+        let p = temp_file("cert", "-----BEGIN CERTIFICATE-----\n");
+        let a = parse(&[
+            "--tenant",
+            "t",
+            "--client-id",
+            "c",
+            "--client-cert",
+            p.to_str().unwrap(),
+        ]);
+        let cfg = a.to_config().unwrap();
+        let _ = std::fs::remove_file(&p);
+        assert!(matches!(cfg.auth, ClientAuth::Certificate { .. }));
+    }
+
+    #[test]
+    fn exactly_one_credential_is_required() {
+        let p = temp_file("both", "x");
+        let both = parse(&[
+            "--tenant",
+            "t",
+            "--client-id",
+            "c",
+            "--client-secret-file",
+            p.to_str().unwrap(),
+            "--client-cert",
+            p.to_str().unwrap(),
+        ]);
+        assert!(both.to_config().is_err());
+        let _ = std::fs::remove_file(&p);
+        let none = ConnectArgs {
+            tenant: Some("t".into()),
+            client_id: Some("c".into()),
+            client_secret_file: None,
+            client_secret_env: None,
+            client_cert: None,
+            graph_url: mbxa_graph::DEFAULT_GRAPH_URL.into(),
+            login_url: mbxa_graph::DEFAULT_LOGIN_URL.into(),
+        };
+        assert!(none.to_config().is_err());
+        let no_tenant = ConnectArgs {
+            tenant: None,
+            client_secret_env: Some("s".into()),
+            ..none
+        };
+        assert!(no_tenant
+            .to_config()
+            .unwrap_err()
+            .to_string()
+            .contains("--tenant"));
+    }
+}
