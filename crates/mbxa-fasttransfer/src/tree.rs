@@ -349,13 +349,9 @@ pub fn parse_partial(bytes: &[u8]) -> (Message, Option<ParseError>) {
     (p.message, p.error)
 }
 
-/// Parses a blob held in memory, with explicit limits, returning warnings too.
+/// Parses a blob held in memory, with explicit limits, returning warnings too. A length claim
+/// beyond the end of the input is reported as truncation at the property's offset.
 pub fn parse_detailed(bytes: &[u8], limits: Limits) -> Parsed {
-    let limits = Limits {
-        // A value can never be longer than the input: reject such claims before reading.
-        max_value_len: limits.max_value_len.min(bytes.len() as u64),
-        ..limits
-    };
     parse_reader(bytes, limits)
 }
 
@@ -411,7 +407,8 @@ fn drive<R: Read>(lexer: &mut Lexer<R>, tb: &mut TreeBuilder) -> Result<(), Pars
             Owned::Marker(m) => tb.on_marker(elem, m),
             Owned::Prop(tag, named, value) => tb.on_value(elem, tag, named, value, false),
             Owned::Start(tag, named, len) => {
-                let cap = (len as usize).min(1 << 20);
+                // Grow with the bytes that really arrive; never trust the claim for more.
+                let cap = (len as usize).min(64 * 1024);
                 tb.pending = Some((tag, named, Vec::with_capacity(cap), elem));
                 Ok(())
             }
