@@ -645,10 +645,7 @@ fn elements(stream: &[u8]) -> (Vec<u64>, Vec<(u64, i32)>) {
     let mut starts = Vec::new();
     let mut depth_at = vec![(0u64, 0i32)];
     let mut depth = 0;
-    loop {
-        let Some(ev) = lx.next_event().unwrap() else {
-            break;
-        };
+    while let Some(ev) = lx.next_event().unwrap() {
         let is_start = !matches!(ev, Event::Chunk(_) | Event::PropEnd);
         if let Event::Marker(m) = ev {
             match m {
