@@ -16,7 +16,10 @@ fn ok(v: serde_json::Value) -> Response<Body> {
 }
 
 fn fail(status: StatusCode, msg: &str) -> Response<Body> {
-    json_response(status, &json!({"error": {"code": "emulatorAdmin", "message": msg}}))
+    json_response(
+        status,
+        &json!({"error": {"code": "emulatorAdmin", "message": msg}}),
+    )
 }
 
 /// Dispatches `/_emulator/...`.
@@ -25,7 +28,9 @@ pub(crate) async fn handle(shared: &Arc<Shared>, ctx: &Ctx) -> Response<Body> {
     let r: Vec<&str> = l[1..].iter().map(String::as_str).collect();
     let m = &ctx.method;
     match (r.as_slice(), m) {
-        (["stats"], &Method::GET) => ok(serde_json::to_value(shared.stats().clone()).unwrap_or_default()),
+        (["stats"], &Method::GET) => {
+            ok(serde_json::to_value(shared.stats().clone()).unwrap_or_default())
+        }
         (["stats", "reset"], &Method::POST) => {
             *shared.stats() = Default::default();
             shared.limiter.reset();
@@ -35,10 +40,15 @@ pub(crate) async fn handle(shared: &Arc<Shared>, ctx: &Ctx) -> Response<Body> {
             let t = crate::tenants_of(&shared.state());
             ok(serde_json::to_value(t).unwrap_or_default())
         }
-        (["faults"], &Method::GET) => ok(serde_json::to_value(shared.rt().faults).unwrap_or_default()),
+        (["faults"], &Method::GET) => {
+            ok(serde_json::to_value(shared.rt().faults).unwrap_or_default())
+        }
         (["faults"], &Method::PUT) | (["faults"], &Method::POST) => {
-            let parsed: Result<Faults, String> = serde_json::from_slice(&ctx.body)
-                .or_else(|_| String::from_utf8_lossy(&ctx.body).parse::<Faults>().map_err(|e| e.to_string()));
+            let parsed: Result<Faults, String> = serde_json::from_slice(&ctx.body).or_else(|_| {
+                String::from_utf8_lossy(&ctx.body)
+                    .parse::<Faults>()
+                    .map_err(|e| e.to_string())
+            });
             match parsed {
                 Ok(f) => {
                     shared.rt.write().unwrap_or_else(|p| p.into_inner()).faults = f.clone();
@@ -47,10 +57,15 @@ pub(crate) async fn handle(shared: &Arc<Shared>, ctx: &Ctx) -> Response<Body> {
                 Err(e) => fail(StatusCode::BAD_REQUEST, &e),
             }
         }
-        (["limits"], &Method::GET) => ok(serde_json::to_value(shared.rt().limits).unwrap_or_default()),
+        (["limits"], &Method::GET) => {
+            ok(serde_json::to_value(shared.rt().limits).unwrap_or_default())
+        }
         (["limits"], &Method::PUT) | (["limits"], &Method::POST) => {
-            let parsed: Result<Limits, String> = serde_json::from_slice(&ctx.body)
-                .or_else(|_| String::from_utf8_lossy(&ctx.body).parse::<Limits>().map_err(|e| e.to_string()));
+            let parsed: Result<Limits, String> = serde_json::from_slice(&ctx.body).or_else(|_| {
+                String::from_utf8_lossy(&ctx.body)
+                    .parse::<Limits>()
+                    .map_err(|e| e.to_string())
+            });
             match parsed {
                 Ok(l) => {
                     shared.rt.write().unwrap_or_else(|p| p.into_inner()).limits = l.clone();
@@ -62,7 +77,10 @@ pub(crate) async fn handle(shared: &Arc<Shared>, ctx: &Ctx) -> Response<Body> {
         (["clock", "advance"], &Method::POST) => {
             let secs: f64 = ctx.q("seconds").and_then(|s| s.parse().ok()).unwrap_or(0.0);
             if !(0.0..=1e10).contains(&secs) {
-                return fail(StatusCode::BAD_REQUEST, "seconds must be between 0 and 1e10");
+                return fail(
+                    StatusCode::BAD_REQUEST,
+                    "seconds must be between 0 and 1e10",
+                );
             }
             shared.clock.advance((secs * 1000.0) as i64);
             ok(json!({"now": crate::model::rfc3339(shared.clock.now_ms())}))

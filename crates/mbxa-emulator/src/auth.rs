@@ -116,11 +116,7 @@ pub(crate) fn token(
     now_ms: i64,
     lifetime_secs: u64,
 ) -> Result<serde_json::Value, AadError> {
-    let get = |k: &str| {
-        form.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let Some(ti) = state.tenants.iter().position(|t| {
         t.tenant_id.eq_ignore_ascii_case(tenant_key) || t.domain.eq_ignore_ascii_case(tenant_key)
     }) else {
@@ -222,7 +218,9 @@ pub(crate) fn token(
         },
     );
     // Forget long-expired tokens so a long-running emulator does not grow without bound.
-    state.tokens.retain(|_, t| t.expires_ms > now_ms - 3_600_000);
+    state
+        .tokens
+        .retain(|_, t| t.expires_ms > now_ms - 3_600_000);
     Ok(json!({
         "token_type": "Bearer",
         "expires_in": lifetime_secs,
@@ -242,10 +240,16 @@ fn check_assertion(
     let header = jsonwebtoken::decode_header(assertion)
         .map_err(|_| bad(50027, "JWT token is invalid or malformed."))?;
     if header.alg != jsonwebtoken::Algorithm::RS256 {
-        return Err(bad(5002738, "Invalid JWT token. Unsupported key for the signing algorithm."));
+        return Err(bad(
+            5002738,
+            "Invalid JWT token. Unsupported key for the signing algorithm.",
+        ));
     }
     let Some(x5t) = header.x5t.as_deref() else {
-        return Err(bad(700027, "Client assertion contains an invalid signature. [Reason - The key used is not found.]"));
+        return Err(bad(
+            700027,
+            "Client assertion contains an invalid signature. [Reason - The key used is not found.]",
+        ));
     };
     let Some(key) = tenant.certs.iter().find(|c| c.x5t == x5t) else {
         return Err(bad(700027, &format!("Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client: '{x5t}']")));
@@ -284,10 +288,18 @@ fn check_assertion(
     let now = now_ms / 1000;
     match c.exp {
         Some(exp) if exp > now => {}
-        _ => return Err(bad(700024, "Client assertion is not within its valid time range.")),
+        _ => {
+            return Err(bad(
+                700024,
+                "Client assertion is not within its valid time range.",
+            ))
+        }
     }
     if c.nbf.is_some_and(|nbf| nbf > now + 300) {
-        return Err(bad(700024, "Client assertion is not within its valid time range."));
+        return Err(bad(
+            700024,
+            "Client assertion is not within its valid time range.",
+        ));
     }
     Ok(())
 }

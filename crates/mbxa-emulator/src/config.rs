@@ -122,7 +122,7 @@ impl TenantSpec {
     /// A tenant whose ids and secret derive from `(seed, index)`, with `users` users named
     /// `user1@…` etc., each with a primary mailbox of about `items` items and an archive.
     pub fn generated(seed: u64, index: usize, users: usize, items: usize) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7e4a_17 ^ ((index as u64) << 32));
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x007e_4a17 ^ ((index as u64) << 32));
         let tenant_id = guid(&mut rng);
         let client_id = guid(&mut rng);
         let secret: String = (0..40)

@@ -63,9 +63,34 @@ const SUBJECTS: &[&str] = &[
 ];
 
 const WORDS: &[&str] = &[
-    "the", "project", "deadline", "budget", "meeting", "review", "customer", "release", "please",
-    "attached", "thanks", "schedule", "update", "draft", "team", "quarter", "numbers", "agenda",
-    "Grüße", "café", "naïve", "日本", "данные", "résumé", "señor", "ok", "next", "week",
+    "the",
+    "project",
+    "deadline",
+    "budget",
+    "meeting",
+    "review",
+    "customer",
+    "release",
+    "please",
+    "attached",
+    "thanks",
+    "schedule",
+    "update",
+    "draft",
+    "team",
+    "quarter",
+    "numbers",
+    "agenda",
+    "Grüße",
+    "café",
+    "naïve",
+    "日本",
+    "данные",
+    "résumé",
+    "señor",
+    "ok",
+    "next",
+    "week",
 ];
 
 /// Folders every primary mailbox has: (display name, well-known name, class).
@@ -262,14 +287,46 @@ fn new_mailbox(
             let inbox = by_wk["inbox"].clone();
             let projects = add_folder(st, &mut m, Some(&inbox), "Projects", None, "IPF.Note", 0);
             add_folder(st, &mut m, Some(&projects), "Ærø 2024", None, "IPF.Note", 0);
-            add_folder(st, &mut m, Some(&projects), "Client: Müller & Söhne", None, "IPF.Note", 0);
+            add_folder(
+                st,
+                &mut m,
+                Some(&projects),
+                "Client: Müller & Söhne",
+                None,
+                "IPF.Note",
+                0,
+            );
             add_folder(st, &mut m, Some(&inbox), "Receipts", None, "IPF.Note", 0);
             if rng.gen_bool(0.7) {
-                add_folder(st, &mut m, Some(&inbox), "日本語フォルダ", None, "IPF.Note", 0);
+                add_folder(
+                    st,
+                    &mut m,
+                    Some(&inbox),
+                    "日本語フォルダ",
+                    None,
+                    "IPF.Note",
+                    0,
+                );
             }
             let clients = add_folder(st, &mut m, Some(&ipm), "Clients", None, "IPF.Note", 0);
-            add_folder(st, &mut m, Some(&clients), "Société Générale", None, "IPF.Note", 0);
-            add_folder(st, &mut m, Some(&clients), "Ωmega Corp 🚀", None, "IPF.Note", 0);
+            add_folder(
+                st,
+                &mut m,
+                Some(&clients),
+                "Société Générale",
+                None,
+                "IPF.Note",
+                0,
+            );
+            add_folder(
+                st,
+                &mut m,
+                Some(&clients),
+                "Ωmega Corp 🚀",
+                None,
+                "IPF.Note",
+                0,
+            );
             add_folder(
                 st,
                 &mut m,
@@ -309,7 +366,15 @@ fn new_mailbox(
                     physical,
                 );
                 add_folder(st, &mut m, Some(&y), "Q1", None, "IPF.Note", physical);
-                add_folder(st, &mut m, Some(&y), "Q2 — Überträge", None, "IPF.Note", physical);
+                add_folder(
+                    st,
+                    &mut m,
+                    Some(&y),
+                    "Q2 — Überträge",
+                    None,
+                    "IPF.Note",
+                    physical,
+                );
             }
         }
     }
@@ -371,8 +436,16 @@ fn fill(st: &mut State, mi: usize, rng: &mut ChaCha8Rng, n: usize, mix: SizeMix,
             .get(&fid)
             .map(|f| f.folder_type.clone())
             .unwrap_or_default();
-        let (data, subject, mclass, key) =
-            make_item(st.seed, st.next_id, rng, &class, date, mix, upn, &mut threads);
+        let (data, subject, mclass, key) = make_item(
+            st.seed,
+            st.next_id,
+            rng,
+            &class,
+            date,
+            mix,
+            upn,
+            &mut threads,
+        );
         insert_item(st, mi, &fid, data, subject, mclass, key, date * 1000);
     }
 }
@@ -538,8 +611,14 @@ fn hex16(b: &[u8]) -> String {
 
 /// Applies `changes` random changes to mailbox `mi` (new mail, deletions, moves, edits, new
 /// folders), deterministic for a given `seed` and mailbox state.
-pub(crate) fn evolve(st: &mut State, mi: usize, seed: u64, changes: usize, now_ms: i64) -> EvolveReport {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xe701_7e);
+pub(crate) fn evolve(
+    st: &mut State,
+    mi: usize,
+    seed: u64,
+    changes: usize,
+    now_ms: i64,
+) -> EvolveReport {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x00e7_017e);
     let mut rep = EvolveReport::default();
     let upn = st.mailboxes[mi].upn.clone();
     let mut threads = Threads::default();
@@ -578,8 +657,16 @@ pub(crate) fn evolve(st: &mut State, mi: usize, seed: u64, changes: usize, now_m
                 &upn,
                 &mut threads,
             );
-            rep.added
-                .push(insert_item(st, mi, &fid, data, subject, class, key, date * 1000));
+            rep.added.push(insert_item(
+                st,
+                mi,
+                &fid,
+                data,
+                subject,
+                class,
+                key,
+                date * 1000,
+            ));
         } else if roll < 0.55 {
             let id = live[rng.gen_range(0..live.len())].clone();
             let m = &mut st.mailboxes[mi];
@@ -596,7 +683,11 @@ pub(crate) fn evolve(st: &mut State, mi: usize, seed: u64, changes: usize, now_m
             let id = live[rng.gen_range(0..live.len())].clone();
             let to = pick_weighted(&mut rng, &mail_folders);
             let m = &mut st.mailboxes[mi];
-            let from = m.items.get(&id).map(|i| i.folder_id.clone()).unwrap_or_default();
+            let from = m
+                .items
+                .get(&id)
+                .map(|i| i.folder_id.clone())
+                .unwrap_or_default();
             if from != to && !from.is_empty() {
                 let seq = m.bump();
                 m.item_tombs.push(Tomb {
@@ -660,8 +751,16 @@ pub(crate) fn evolve(st: &mut State, mi: usize, seed: u64, changes: usize, now_m
                     &upn,
                     &mut threads,
                 );
-                rep.added
-                    .push(insert_item(st, mi, &fid, data, subject, class, key, date * 1000));
+                rep.added.push(insert_item(
+                    st,
+                    mi,
+                    &fid,
+                    data,
+                    subject,
+                    class,
+                    key,
+                    date * 1000,
+                ));
             }
         }
     }

@@ -1,6 +1,9 @@
 //! Graph routes (`/beta`, `/v1.0`): exchange settings, folders, items, delta, exportItems,
 //! createImportSession; and the import host's `importItem`.
 
+// Handlers return the finished HTTP answer as their error: it is built once and sent as is.
+#![allow(clippy::result_large_err)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -173,8 +176,12 @@ pub(crate) async fn graph(shared: &Arc<Shared>, ctx: &Ctx, kill: &Notify) -> Res
         Err(e) => {
             let msg = match e {
                 crate::auth::BearerError::Missing => "Access token is empty.",
-                crate::auth::BearerError::Invalid => "Invalid JWT token. The token is malformed or unknown.",
-                crate::auth::BearerError::Expired => "Lifetime validation failed, the token is expired.",
+                crate::auth::BearerError::Invalid => {
+                    "Invalid JWT token. The token is malformed or unknown."
+                }
+                crate::auth::BearerError::Expired => {
+                    "Lifetime validation failed, the token is expired."
+                }
             };
             let mut r = graph_error(
                 shared,
@@ -353,13 +360,20 @@ async fn maybe_truncate(shared: &Shared, resp: Resp) -> Resp {
         return Response::from_parts(parts, Body::empty());
     };
     let half = bytes.slice(..bytes.len() / 2);
-    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> =
-        vec![Ok(half), Err(std::io::Error::other("truncated by fault injection"))];
+    // The pause lets the headers and the first half reach the client before the failure
+    // aborts the connection (otherwise the client sees no response at all).
+    use futures::StreamExt;
+    let chunks = futures::stream::once(async move { Ok::<_, std::io::Error>(half) }).chain(
+        futures::stream::once(async {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            Err(std::io::Error::other("truncated by fault injection"))
+        }),
+    );
     parts.headers.insert(
         http::header::CONTENT_LENGTH,
         HeaderValue::from(bytes.len() as u64),
     );
-    Response::from_parts(parts, Body::from_stream(futures::stream::iter(chunks)))
+    Response::from_parts(parts, Body::from_stream(chunks))
 }
 
 fn settings(shared: &Shared, ver: &str, tok: &AccessToken, upn: &str) -> Resp {
@@ -448,7 +462,11 @@ fn parse_filter(f: &str) -> Option<Vec<Clause>> {
     }
     parts.push(&f[start..]);
     for p in parts {
-        let p = p.trim().trim_start_matches('(').trim_end_matches(')').trim();
+        let p = p
+            .trim()
+            .trim_start_matches('(')
+            .trim_end_matches(')')
+            .trim();
         let mut it = p.splitn(3, ' ');
         let field = it.next()?.to_string();
         let op = it.next()?.to_ascii_lowercase();
@@ -651,7 +669,12 @@ impl Env<'_> {
         Some(r)
     }
 
-    fn folder_json(&self, m: &Mailbox, f: &Folder, counts: &HashMap<&str, (usize, usize)>) -> Value {
+    fn folder_json(
+        &self,
+        m: &Mailbox,
+        f: &Folder,
+        counts: &HashMap<&str, (usize, usize)>,
+    ) -> Value {
         let physical = if self.redirects() { f.physical } else { 0 };
         let (children, items) = counts.get(f.id.as_str()).copied().unwrap_or((0, 0));
         let mut v = json!({
@@ -696,7 +719,9 @@ impl Env<'_> {
         if let Some(asked) = expand_props(self.ctx) {
             let mut props = Vec::new();
             if let (Some(id), Some(k)) = (prop_matches(&asked, "Binary 0x300B"), &i.search_key) {
-                props.push(json!({"id": id, "value": base64::engine::general_purpose::STANDARD.encode(k)}));
+                props.push(
+                    json!({"id": id, "value": base64::engine::general_purpose::STANDARD.encode(k)}),
+                );
             }
             if let (Some(id), Some(s)) = (prop_matches(&asked, "String 0x0037"), &i.subject) {
                 props.push(json!({"id": id, "value": s}));
@@ -712,7 +737,7 @@ impl Env<'_> {
         v
     }
 
-    fn counts<'m>(m: &'m Mailbox) -> HashMap<&'m str, (usize, usize)> {
+    fn counts(m: &Mailbox) -> HashMap<&str, (usize, usize)> {
         let mut c: HashMap<&str, (usize, usize)> = HashMap::new();
         for f in m.folders.values() {
             if let Some(p) = &f.parent_id {
@@ -763,7 +788,12 @@ impl Env<'_> {
         )
     }
 
-    fn collection(&self, context: &str, mut values: Vec<Value>, extra: Option<(usize, usize)>) -> Resp {
+    fn collection(
+        &self,
+        context: &str,
+        mut values: Vec<Value>,
+        extra: Option<(usize, usize)>,
+    ) -> Resp {
         // extra = (skip, top) for $skip paging over `values` (already filtered and sorted).
         let total = values.len();
         let mut out = Map::new();
@@ -798,14 +828,24 @@ impl Env<'_> {
         let skip = match self.ctx.q("$skip") {
             None => 0,
             Some(s) => s.parse().map_err(|_| {
-                self.err(StatusCode::BAD_REQUEST, "ErrorInvalidUrlQuery", "Invalid $skip.")
+                self.err(
+                    StatusCode::BAD_REQUEST,
+                    "ErrorInvalidUrlQuery",
+                    "Invalid $skip.",
+                )
             })?,
         };
         let top = match self.ctx.q("$top") {
             None => 10,
             Some(s) => s
                 .parse::<usize>()
-                .map_err(|_| self.err(StatusCode::BAD_REQUEST, "ErrorInvalidUrlQuery", "Invalid $top."))?
+                .map_err(|_| {
+                    self.err(
+                        StatusCode::BAD_REQUEST,
+                        "ErrorInvalidUrlQuery",
+                        "Invalid $top.",
+                    )
+                })?
                 .clamp(1, 1000),
         };
         Ok((skip, top))
@@ -854,7 +894,11 @@ impl Env<'_> {
             None => vec![],
             Some(Some(c)) => c,
             Some(None) => {
-                return self.err(StatusCode::BAD_REQUEST, "ErrorInvalidUrlQueryFilter", "The $filter is not supported.")
+                return self.err(
+                    StatusCode::BAD_REQUEST,
+                    "ErrorInvalidUrlQueryFilter",
+                    "The $filter is not supported.",
+                )
             }
         };
         let counts = Env::counts(m);
@@ -874,9 +918,15 @@ impl Env<'_> {
             match c.field.to_ascii_lowercase().as_str() {
                 "type" => fs.retain(|f| cmp_op(f.folder_type.as_str(), &c.op, v.as_str())),
                 "displayname" => fs.retain(|f| cmp_op(f.display_name.as_str(), &c.op, v.as_str())),
-                "wellknownname" => fs.retain(|f| cmp_op(f.well_known.as_deref().unwrap_or(""), &c.op, v.as_str())),
+                "wellknownname" => {
+                    fs.retain(|f| cmp_op(f.well_known.as_deref().unwrap_or(""), &c.op, v.as_str()))
+                }
                 _ => {
-                    return self.err(StatusCode::BAD_REQUEST, "ErrorInvalidUrlQueryFilter", "The $filter property is not supported.")
+                    return self.err(
+                        StatusCode::BAD_REQUEST,
+                        "ErrorInvalidUrlQueryFilter",
+                        "The $filter property is not supported.",
+                    )
                 }
             }
         }
@@ -941,7 +991,9 @@ impl Env<'_> {
         let mut v = self.folder_json(m, &m.folders[&id], &counts);
         v["@odata.context"] = json!(format!(
             "{}/{}/$metadata#admin/exchange/mailboxes('{}')/folders/$entity",
-            self.shared.base_url, self.ver, enc(&m.ids[self.pi])
+            self.shared.base_url,
+            self.ver,
+            enc(&m.ids[self.pi])
         ));
         json_response(StatusCode::OK, &v)
     }
@@ -962,8 +1014,12 @@ impl Env<'_> {
             Ok(b) => b,
             Err(r) => return r,
         };
-        let name = get_ci(&body, "displayName").and_then(Value::as_str).map(str::to_string);
-        let ftype = get_ci(&body, "type").and_then(Value::as_str).map(str::to_string);
+        let name = get_ci(&body, "displayName")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let ftype = get_ci(&body, "type")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let (Some(name), Some(ftype)) = (name, ftype) else {
             return self.err(
                 StatusCode::BAD_REQUEST,
@@ -972,7 +1028,11 @@ impl Env<'_> {
             );
         };
         if name.trim().is_empty() || name.len() > 255 {
-            return self.err(StatusCode::BAD_REQUEST, "ErrorInvalidRequest", "displayName is invalid.");
+            return self.err(
+                StatusCode::BAD_REQUEST,
+                "ErrorInvalidRequest",
+                "displayName is invalid.",
+            );
         }
         let mut st = self.shared.state();
         let pid = {
@@ -989,7 +1049,7 @@ impl Env<'_> {
             let m = &st.mailboxes[self.mi];
             if m.folders.values().any(|f| {
                 f.parent_id.as_deref() == Some(pid.as_str())
-                    && f.display_name.eq_ignore_ascii_case(&name)
+                    && f.display_name.to_lowercase() == name.to_lowercase()
             }) {
                 drop(st);
                 return self.err(
@@ -1051,7 +1111,9 @@ impl Env<'_> {
         if let Some(name) = get_ci(&body, "displayName").and_then(Value::as_str) {
             let pid = m.folders.get(&id).and_then(|f| f.parent_id.clone());
             if m.folders.values().any(|f| {
-                f.id != id && f.parent_id == pid && f.display_name.eq_ignore_ascii_case(name)
+                f.id != id
+                    && f.parent_id == pid
+                    && f.display_name.to_lowercase() == name.to_lowercase()
             }) {
                 drop(st);
                 return self.err(
@@ -1124,7 +1186,10 @@ impl Env<'_> {
         let life = self.shared.rt().delta_lifetime.as_millis() as i64;
         let (page, _) = self.page_size(default_page, true);
         let check = |t: &DeltaTok| {
-            t.m == m.ids[0].to_ascii_lowercase() && t.f == scope && t.e == m.epoch && now - t.t <= life
+            t.m == m.ids[0].to_ascii_lowercase()
+                && t.f == scope
+                && t.e == m.epoch
+                && now - t.t <= life
         };
         if let Some(s) = self.ctx.q("$skiptoken") {
             let t = DeltaTok::decode(s).ok_or(())?;
@@ -1228,7 +1293,11 @@ impl Env<'_> {
                 enc(&scope_id)
             ),
         };
-        let scope = if under.is_some() { scope_id.clone() } else { String::new() };
+        let scope = if under.is_some() {
+            scope_id.clone()
+        } else {
+            String::new()
+        };
         let tok = match self.delta_round(m, &scope, 100) {
             Ok(t) => t,
             Err(()) => return self.delta_expired(m, base),
@@ -1238,7 +1307,7 @@ impl Env<'_> {
             if f.id == scope_id || !m.is_under(&f.id, &scope_id) {
                 continue;
             }
-            if (tok.i && f.seq <= tok.u) || (!tok.i && f.seq > tok.s && f.seq <= tok.u) {
+            if f.seq <= tok.u && (tok.i || f.seq > tok.s) {
                 entries.push(Entry::Live(f.seq, &f.id));
             }
         }
@@ -1258,16 +1327,25 @@ impl Env<'_> {
                 "@removed": {"reason": "deleted"},
             }),
         };
-        let ctxurl = format!("{}/{}/$metadata#Collection(mailboxFolder)", self.shared.base_url, self.ver);
+        let ctxurl = format!(
+            "{}/{}/$metadata#Collection(mailboxFolder)",
+            self.shared.base_url, self.ver
+        );
         self.delta_page(tok, entries, &base, &render, &ctxurl)
     }
 
     fn item_filter(&self, clauses: &[Clause], i: &Item) -> Option<bool> {
         for c in clauses {
             let ok = match c.field.to_ascii_lowercase().as_str() {
-                "createddatetime" => cmp_op(i.created_ms, &c.op, crate::model::parse_date_ms(&c.value)?),
-                "lastmodifieddatetime" => cmp_op(i.modified_ms, &c.op, crate::model::parse_date_ms(&c.value)?),
-                "receiveddatetime" => cmp_op(i.received_ms, &c.op, crate::model::parse_date_ms(&c.value)?),
+                "createddatetime" => {
+                    cmp_op(i.created_ms, &c.op, crate::model::parse_date_ms(&c.value)?)
+                }
+                "lastmodifieddatetime" => {
+                    cmp_op(i.modified_ms, &c.op, crate::model::parse_date_ms(&c.value)?)
+                }
+                "receiveddatetime" => {
+                    cmp_op(i.received_ms, &c.op, crate::model::parse_date_ms(&c.value)?)
+                }
                 "type" => cmp_op(i.message_class.as_str(), &c.op, unquote(&c.value).as_str()),
                 "size" => cmp_op(i.size, &c.op, c.value.trim().parse().ok()?),
                 _ => return None,
@@ -1290,7 +1368,11 @@ impl Env<'_> {
             None => vec![],
             Some(Some(c)) => c,
             Some(None) => {
-                return self.err(StatusCode::BAD_REQUEST, "ErrorInvalidUrlQueryFilter", "The $filter is not supported.")
+                return self.err(
+                    StatusCode::BAD_REQUEST,
+                    "ErrorInvalidUrlQueryFilter",
+                    "The $filter is not supported.",
+                )
             }
         };
         let mut items = Vec::new();
@@ -1299,7 +1381,11 @@ impl Env<'_> {
                 Some(true) => items.push(i),
                 Some(false) => {}
                 None => {
-                    return self.err(StatusCode::BAD_REQUEST, "ErrorInvalidUrlQueryFilter", "The $filter property or value is not supported.")
+                    return self.err(
+                        StatusCode::BAD_REQUEST,
+                        "ErrorInvalidUrlQueryFilter",
+                        "The $filter property or value is not supported.",
+                    )
                 }
             }
         }
@@ -1312,7 +1398,11 @@ impl Env<'_> {
                 "lastmodifieddatetime" => items.sort_by_key(|i| i.modified_ms),
                 "size" => items.sort_by_key(|i| i.size),
                 _ => {
-                    return self.err(StatusCode::BAD_REQUEST, "ErrorInvalidUrlQuery", "The $orderby property is not supported.")
+                    return self.err(
+                        StatusCode::BAD_REQUEST,
+                        "ErrorInvalidUrlQuery",
+                        "The $orderby property is not supported.",
+                    )
                 }
             }
             if lo.ends_with(" desc") {
@@ -1339,14 +1429,18 @@ impl Env<'_> {
             Ok(id) => id,
             Err(r) => return r,
         };
-        let base = format!("{}/folders/{}/items/delta", self.addressed_url(m), enc(&fid));
+        let base = format!(
+            "{}/folders/{}/items/delta",
+            self.addressed_url(m),
+            enc(&fid)
+        );
         let tok = match self.delta_round(m, &fid, 100) {
             Ok(t) => t,
             Err(()) => return self.delta_expired(m, base),
         };
         let mut entries = Vec::new();
         for i in m.items.values().filter(|i| i.folder_id == fid) {
-            if (tok.i && i.seq <= tok.u) || (!tok.i && i.seq > tok.s && i.seq <= tok.u) {
+            if i.seq <= tok.u && (tok.i || i.seq > tok.s) {
                 entries.push(Entry::Live(i.seq, &i.id));
             }
         }
@@ -1370,7 +1464,10 @@ impl Env<'_> {
                 "@removed": {"reason": "deleted"},
             }),
         };
-        let ctxurl = format!("{}/{}/$metadata#Collection(mailboxItem)", self.shared.base_url, self.ver);
+        let ctxurl = format!(
+            "{}/{}/$metadata#Collection(mailboxItem)",
+            self.shared.base_url, self.ver
+        );
         self.delta_page(tok, entries, &base, &render, &ctxurl)
     }
 
@@ -1499,14 +1596,28 @@ impl Env<'_> {
             let m = &mut st.mailboxes[self.mi];
             for id in &ids {
                 if !id_well_formed(id) {
-                    outs.push(Out::Fail(id.clone(), "ErrorInvalidIdMalformed", "Id is malformed.".into(), "error"));
+                    outs.push(Out::Fail(
+                        id.clone(),
+                        "ErrorInvalidIdMalformed",
+                        "Id is malformed.".into(),
+                        "error",
+                    ));
                     continue;
                 }
                 let Some(item) = m.items.get(id) else {
-                    outs.push(Out::Fail(id.clone(), "ErrorItemNotFound", "The specified object was not found in the store.".into(), "error"));
+                    outs.push(Out::Fail(
+                        id.clone(),
+                        "ErrorItemNotFound",
+                        "The specified object was not found in the store.".into(),
+                        "error",
+                    ));
                     continue;
                 };
-                let physical = m.folders.get(&item.folder_id).map(|f| f.physical).unwrap_or(0);
+                let physical = m
+                    .folders
+                    .get(&item.folder_id)
+                    .map(|f| f.physical)
+                    .unwrap_or(0);
                 if faults.archive_redirects && physical != self.pi {
                     self.shared.count_fault("archiveMoved");
                     let url = format!(
@@ -1514,7 +1625,12 @@ impl Env<'_> {
                         self.shared.base_url, self.ver, m.ids[physical]
                     );
                     // The docs' example spells this one `Error`; clients must read both.
-                    outs.push(Out::Fail(id.clone(), "ErrorArchiveFolderMovedPermanently", url, "Error"));
+                    outs.push(Out::Fail(
+                        id.clone(),
+                        "ErrorArchiveFolderMovedPermanently",
+                        url,
+                        "Error",
+                    ));
                     continue;
                 }
                 if ids.len() > 1 && self.shared.roll(faults.export_missing_rate) {
@@ -1526,9 +1642,18 @@ impl Env<'_> {
                     let fid = item.folder_id.clone();
                     m.items.remove(id);
                     let seq = m.bump();
-                    m.item_tombs.push(Tomb { id: id.clone(), folder_id: Some(fid), seq });
+                    m.item_tombs.push(Tomb {
+                        id: id.clone(),
+                        folder_id: Some(fid),
+                        seq,
+                    });
                     self.shared.mark_dirty();
-                    outs.push(Out::Fail(id.clone(), "ErrorItemNotFound", "The specified object was not found in the store.".into(), "error"));
+                    outs.push(Out::Fail(
+                        id.clone(),
+                        "ErrorItemNotFound",
+                        "The specified object was not found in the store.".into(),
+                        "error",
+                    ));
                     continue;
                 }
                 let mut data = item.data.clone();
@@ -1551,7 +1676,13 @@ impl Env<'_> {
             .sum();
         let mut s = String::with_capacity(total + 200);
         s.push_str("{\"@odata.context\":");
-        s.push_str(&json!(format!("{}/{}/$metadata#Collection(microsoft.graph.exportItemResponse)", self.shared.base_url, self.ver)).to_string());
+        s.push_str(
+            &json!(format!(
+                "{}/{}/$metadata#Collection(microsoft.graph.exportItemResponse)",
+                self.shared.base_url, self.ver
+            ))
+            .to_string(),
+        );
         s.push_str(",\"value\":[");
         let mut exported = Vec::new();
         for (n, o) in outs.iter().enumerate() {
@@ -1570,7 +1701,8 @@ impl Env<'_> {
                     exported.push((id.clone(), d.len() as u64));
                 }
                 Out::Fail(id, code, msg, key) => {
-                    s.push_str(&json!({"itemId": id}).to_string().trim_end_matches('}').to_string());
+                    s.push_str("{\"itemId\":");
+                    s.push_str(&json!(id).to_string());
                     s.push_str(&format!(",\"{key}\":"));
                     s.push_str(&json!({"code": code, "message": msg}).to_string());
                     s.push('}');
@@ -1681,21 +1813,38 @@ pub(crate) async fn import(shared: &Arc<Shared>, ctx: &Ctx, kill: &Notify) -> Re
         && l[2] == "mailboxes"
         && l[4] == "importitem";
     if !ok_path {
-        return graph_error(shared, StatusCode::NOT_FOUND, "BadRequest", "Resource not found for the segment.");
+        return graph_error(
+            shared,
+            StatusCode::NOT_FOUND,
+            "BadRequest",
+            "Resource not found for the segment.",
+        );
     }
     if ctx.method != Method::POST {
-        return graph_error(shared, StatusCode::METHOD_NOT_ALLOWED, "BadRequest", "The HTTP method is not allowed for this resource.");
+        return graph_error(
+            shared,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BadRequest",
+            "The HTTP method is not allowed for this resource.",
+        );
     }
     let now = shared.clock.now_ms();
     let session = {
         let st = shared.state();
-        ctx.q("authtoken").and_then(|t| st.sessions.get(t).cloned()).map(|s| {
-            let id = st.mailboxes[s.mailbox].ids[s.physical].clone();
-            (s, id)
-        })
+        ctx.q("authtoken")
+            .and_then(|t| st.sessions.get(t).cloned())
+            .map(|s| {
+                let id = st.mailboxes[s.mailbox].ids[s.physical].clone();
+                (s, id)
+            })
     };
     let unauthorized = |msg: &str| {
-        graph_error(shared, StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", msg)
+        graph_error(
+            shared,
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            msg,
+        )
     };
     let Some((sess, mbx_id)) = session else {
         return unauthorized("The import session token is missing or invalid.");
@@ -1725,11 +1874,19 @@ fn import_item(shared: &Shared, ctx: &Ctx, sess: &ImportSessionRec, gver: &str, 
     let bad = |code: &str, msg: &str| graph_error(shared, StatusCode::BAD_REQUEST, code, msg);
     let body = match serde_json::from_slice::<Value>(&ctx.body) {
         Ok(Value::Object(o)) => o,
-        _ => return bad("ErrorInvalidRequest", "The request body must be a JSON object."),
+        _ => {
+            return bad(
+                "ErrorInvalidRequest",
+                "The request body must be a JSON object.",
+            )
+        }
     };
     let s = |k: &str| get_ci(&body, k).and_then(Value::as_str).map(str::to_string);
     let (Some(folder_id), Some(mode), Some(data)) = (s("FolderId"), s("Mode"), s("Data")) else {
-        return bad("ErrorInvalidRequest", "FolderId, Mode and Data are required.");
+        return bad(
+            "ErrorInvalidRequest",
+            "FolderId, Mode and Data are required.",
+        );
     };
     let item_id = s("ItemId");
     let change_key = s("ChangeKey");
@@ -1739,10 +1896,16 @@ fn import_item(shared: &Shared, ctx: &Ctx, sess: &ImportSessionRec, gver: &str, 
         _ => return bad("ErrorInvalidRequest", "Mode must be create or update."),
     };
     if !update && (item_id.is_some() || change_key.is_some()) {
-        return bad("ErrorInvalidRequest", "ItemId and ChangeKey must not be given with Mode create.");
+        return bad(
+            "ErrorInvalidRequest",
+            "ItemId and ChangeKey must not be given with Mode create.",
+        );
     }
     if update && (item_id.is_none() || change_key.is_none()) {
-        return bad("ErrorInvalidRequest", "ItemId and ChangeKey are required with Mode update.");
+        return bad(
+            "ErrorInvalidRequest",
+            "ItemId and ChangeKey are required with Mode update.",
+        );
     }
     let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data.as_bytes()) else {
         return bad("ErrorCorruptData", "Data is not valid base64.");
@@ -1754,10 +1917,7 @@ fn import_item(shared: &Shared, ctx: &Ctx, sess: &ImportSessionRec, gver: &str, 
     let search_key = msg.search_key().map(<[u8]>::to_vec);
     let subject = msg.subject().map(str::to_string);
     let class = msg.message_class().unwrap_or("IPM.Note").to_string();
-    let received = msg
-        .delivery_time()
-        .map(|s| s * 1000)
-        .unwrap_or(now);
+    let received = msg.delivery_time().map(|s| s * 1000).unwrap_or(now);
     let len = bytes.len() as u64;
     let data = bytes::Bytes::from(bytes);
     let volatile = crate::generate::find_volatile(&data);
@@ -1768,12 +1928,21 @@ fn import_item(shared: &Shared, ctx: &Ctx, sess: &ImportSessionRec, gver: &str, 
         let m = &st.mailboxes[sess.mailbox];
         m.folders
             .get(&folder_id)
-            .or_else(|| (m.kind == MailboxKind::Primary).then(|| m.resolve_folder(&folder_id)).flatten())
+            .or_else(|| {
+                (m.kind == MailboxKind::Primary)
+                    .then(|| m.resolve_folder(&folder_id))
+                    .flatten()
+            })
             .map(|f| (f.id.clone(), f.physical))
     };
     let Some((fid, physical)) = folder else {
         drop(st);
-        return graph_error(shared, StatusCode::NOT_FOUND, "ErrorItemNotFound", "The target folder was not found in the mailbox.");
+        return graph_error(
+            shared,
+            StatusCode::NOT_FOUND,
+            "ErrorItemNotFound",
+            "The target folder was not found in the mailbox.",
+        );
     };
     if rt_faults.archive_redirects && physical != sess.physical {
         let expected = st.mailboxes[sess.mailbox].ids[physical].clone();
@@ -1791,11 +1960,21 @@ fn import_item(shared: &Shared, ctx: &Ctx, sess: &ImportSessionRec, gver: &str, 
         let m = &mut st.mailboxes[sess.mailbox];
         let Some(item) = m.items.get(&iid).filter(|i| i.folder_id == fid) else {
             drop(st);
-            return graph_error(shared, StatusCode::NOT_FOUND, "ErrorItemNotFound", "The item to update was not found in that folder.");
+            return graph_error(
+                shared,
+                StatusCode::NOT_FOUND,
+                "ErrorItemNotFound",
+                "The item to update was not found in that folder.",
+            );
         };
         if Some(&item.change_key) != change_key.as_ref() {
             drop(st);
-            return graph_error(shared, StatusCode::PRECONDITION_FAILED, "ErrorIrresolvableConflict", "The change key does not match the item's current version.");
+            return graph_error(
+                shared,
+                StatusCode::PRECONDITION_FAILED,
+                "ErrorIrresolvableConflict",
+                "The change key does not match the item's current version.",
+            );
         }
         let seq = m.bump();
         if let Some(item) = m.items.get_mut(&iid) {

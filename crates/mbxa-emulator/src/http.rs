@@ -272,10 +272,20 @@ mod tests {
 
     #[test]
     fn splits_odata_keys_and_decodes() {
-        let (s, r) = split_path("/beta/admin/exchange/mailboxes('MBX%3Aa%40b')/folders/AB%2Bc%3D/items");
+        let (s, r) =
+            split_path("/beta/admin/exchange/mailboxes('MBX%3Aa%40b')/folders/AB%2Bc%3D/items");
         assert_eq!(
             s,
-            vec!["beta", "admin", "exchange", "mailboxes", "MBX:a@b", "folders", "AB+c=", "items"]
+            vec![
+                "beta",
+                "admin",
+                "exchange",
+                "mailboxes",
+                "MBX:a@b",
+                "folders",
+                "AB+c=",
+                "items"
+            ]
         );
         assert_eq!(r.len(), s.len());
         assert_eq!(r[6], "AB%2Bc%3D");

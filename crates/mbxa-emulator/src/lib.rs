@@ -206,7 +206,9 @@ pub struct Emulator {
 
 impl std::fmt::Debug for Emulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Emulator").field("addr", &self.addr).finish()
+        f.debug_struct("Emulator")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -274,7 +276,10 @@ impl Emulator {
                         _ = tokio::time::sleep(Duration::from_secs(3)) => {}
                         _ = rx.changed() => return,
                     }
-                    if shared.dirty.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                    if shared
+                        .dirty
+                        .swap(false, std::sync::atomic::Ordering::Relaxed)
+                    {
                         let snap = shared.state().clone();
                         let p = path.clone();
                         let _ = tokio::task::spawn_blocking(move || persist::save(&snap, &p)).await;
@@ -368,7 +373,11 @@ impl Emulator {
 
     /// Replaces the fault configuration.
     pub fn set_faults(&self, f: Faults) {
-        self.shared.rt.write().unwrap_or_else(|p| p.into_inner()).faults = f;
+        self.shared
+            .rt
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .faults = f;
     }
 
     /// The current fault configuration.
@@ -378,12 +387,20 @@ impl Emulator {
 
     /// Replaces the limits.
     pub fn set_limits(&self, l: Limits) {
-        self.shared.rt.write().unwrap_or_else(|p| p.into_inner()).limits = l;
+        self.shared
+            .rt
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .limits = l;
     }
 
     /// Sets the added latency per request.
     pub fn set_latency(&self, d: Duration) {
-        self.shared.rt.write().unwrap_or_else(|p| p.into_inner()).latency = d;
+        self.shared
+            .rt
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .latency = d;
     }
 
     /// Moves the emulated clock forward (expires tokens, sessions, delta tokens and throttling

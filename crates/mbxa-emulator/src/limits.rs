@@ -86,10 +86,7 @@ impl Limiter {
             }
             // A single body larger than the budget passes when the window is empty, or it
             // could never be sent.
-            if upload > 0
-                && k.upload_sum > 0
-                && k.upload_sum + upload > limits.max_upload_bytes
-            {
+            if upload > 0 && k.upload_sum > 0 && k.upload_sum + upload > limits.max_upload_bytes {
                 // Wait until enough of the window has drained for this body to fit.
                 let mut freed = 0u64;
                 let need = (k.upload_sum + upload).saturating_sub(limits.max_upload_bytes);
