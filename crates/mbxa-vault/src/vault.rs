@@ -434,8 +434,21 @@ impl Vault {
         fsutil::ensure_dir(root)?;
         let config = root.join("config");
         if !config.exists() {
-            let nonempty = std::fs::read_dir(root).ctx(root)?.next().is_some();
-            if nonempty {
+            // A directory holding anything but the (empty) skeleton of a vault whose creation
+            // was interrupted is not ours to take over.
+            let foreign = std::fs::read_dir(root).ctx(root)?.flatten().any(|e| {
+                let name = e.file_name();
+                let skeleton = ["packs", "index", "archives", "tmp"]
+                    .iter()
+                    .any(|d| name == *d);
+                // tmp/ may hold a half-written config: garbage by definition.
+                !skeleton
+                    || (name != "tmp"
+                        && std::fs::read_dir(e.path())
+                            .map(|mut r| r.next().is_some())
+                            .unwrap_or(true))
+            });
+            if foreign {
                 return Err(Error::NotAVault {
                     path: root.to_path_buf(),
                 });
