@@ -64,7 +64,12 @@ pub struct CaptureArgs {
     #[command(flatten)]
     connect: ConnectArgs,
     /// Capture this user's mailbox (UPN); its id is looked up.
-    #[arg(long, value_name = "UPN", required_unless_present = "mailbox", conflicts_with = "mailbox")]
+    #[arg(
+        long,
+        value_name = "UPN",
+        required_unless_present = "mailbox",
+        conflicts_with = "mailbox"
+    )]
     user: Option<String>,
     /// With --user: capture the user's in-place archive mailbox instead of the primary.
     #[arg(long, requires = "user")]
@@ -104,7 +109,11 @@ impl Render {
             b.enable_steady_tick(Duration::from_millis(200));
             b
         });
-        Render { json: out.json_progress(), bar, waits: Mutex::new((0, 0.0)) }
+        Render {
+            json: out.json_progress(),
+            bar,
+            waits: Mutex::new((0, 0.0)),
+        }
     }
 
     fn finish(&self) {
@@ -123,15 +132,27 @@ impl Progress for Render {
         }
         let Some(b) = &self.bar else { return };
         match e {
-            ProgressEvent::Started { items_already_done, resumed, .. } => {
+            ProgressEvent::Started {
+                items_already_done,
+                resumed,
+                ..
+            } => {
                 if *resumed {
-                    b.println(format!("resuming: {items_already_done} items already captured"));
+                    b.println(format!(
+                        "resuming: {items_already_done} items already captured"
+                    ));
                 }
             }
-            ProgressEvent::Folders { selected, total, .. } => {
+            ProgressEvent::Folders {
+                selected, total, ..
+            } => {
                 b.set_message(format!("listing {selected} of {total} folders"));
             }
-            ProgressEvent::Retry { throttle, wait_secs, .. } => {
+            ProgressEvent::Retry {
+                throttle,
+                wait_secs,
+                ..
+            } => {
                 if *throttle {
                     let mut w = self.waits.lock().unwrap_or_else(|p| p.into_inner());
                     w.0 += 1;
@@ -243,7 +264,10 @@ pub fn capture(args: CaptureArgs, out: &Output) -> anyhow::Result<Outcome> {
             if report.resumed { " (resumed)" } else { "" },
         ));
         for f in &report.failed {
-            out.line(&format!("failed\t{}\t{}\t{}: {}", f.id, f.folder, f.code, f.message));
+            out.line(&format!(
+                "failed\t{}\t{}\t{}: {}",
+                f.id, f.folder, f.code, f.message
+            ));
         }
         for p in &report.delta_expired {
             out.info(&format!("delta token expired for {p}: listed in full (unchanged items still copied from base)"));
@@ -252,7 +276,10 @@ pub fn capture(args: CaptureArgs, out: &Output) -> anyhow::Result<Outcome> {
     if report.is_complete() {
         Ok(Outcome::Ok)
     } else {
-        out.warn(&format!("{} items could not be exported (recorded in the archive as failed)", report.failed.len()));
+        out.warn(&format!(
+            "{} items could not be exported (recorded in the archive as failed)",
+            report.failed.len()
+        ));
         Ok(Outcome::Problems)
     }
 }
