@@ -34,6 +34,7 @@ pub mod framing;
 pub mod lexer;
 pub mod message;
 pub mod rtf;
+pub mod summary;
 pub mod tags;
 pub mod tree;
 pub mod value;
@@ -45,6 +46,7 @@ pub use message::{
     filetime_to_unix, unix_to_filetime, AttachMethod, Attachment, Mailbox, Message, PropertyBag,
     Recipient, RecipientKind,
 };
+pub use summary::{summarize, Summary};
 pub use tree::{parse, parse_detailed, parse_partial, parse_reader, Parsed, Warning, WarningKind};
 pub use value::{
     guid_from_str, guid_to_string, psets, ptype, NamedKind, PropKey, PropTag, PropValue, Property,
