@@ -67,11 +67,11 @@ pub fn summarize<R: Read>(r: R) -> Summary {
                 }
                 _ => {}
             },
-            Event::Prop { tag, named, value } if depth == 0 && named.is_none() => {
-                if let PropValue::SysTime(t) = value {
-                    times.push((tag.id(), t));
-                }
-            }
+            Event::Prop {
+                tag,
+                named: None,
+                value: PropValue::SysTime(t),
+            } if depth == 0 => times.push((tag.id(), t)),
             Event::PropStart { tag, named, len } => {
                 pending = (depth == 0 && named.is_none() && (len as usize) <= MAX_KEPT)
                     .then(|| (tag.id(), tag.ptype(), Vec::new()));
