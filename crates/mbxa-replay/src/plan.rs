@@ -6,7 +6,7 @@
 //!   mapped parent (exact name first, then case-insensitive, as Exchange names are), created with
 //!   the source folder class where missing;
 //! - `--into PATH`: the whole tree goes under `PATH` (created where missing), by display name only;
-//! - system folders (recoverable items, search folders, sync issues, outbox) and their subtrees
+//! - system folders (recoverable items, search folders, sync issues) and their subtrees
 //!   are never replayed.
 
 use std::collections::{HashMap, HashSet};
@@ -16,8 +16,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
-/// Well-known folders never replayed: Exchange owns their content, or importing into them has
-/// side effects (the Outbox sends).
+/// Well-known folders never replayed: Exchange owns their content (recoverable items, search
+/// folders, sync-issue logs). The Outbox is replayed: imported items are not submitted.
 pub const SYSTEM_WELL_KNOWN: &[&str] = &[
     "recoverableitemsroot",
     "recoverableitemsdeletions",
@@ -30,7 +30,6 @@ pub const SYSTEM_WELL_KNOWN: &[&str] = &[
     "conflicts",
     "localfailures",
     "serverfailures",
-    "outbox",
 ];
 
 /// The well-known name of the mailbox root; its children are the top level.

@@ -215,7 +215,7 @@ pub struct ReplayReport {
     pub found_by_search_key: u64,
     /// Items skipped because their capture had failed (no content in the archive).
     pub skipped_export_failed: Vec<ItemProblem>,
-    /// Items in system folders (recoverable items, search folders, outbox, ...): never replayed.
+    /// Items in system folders (recoverable items, search folders, sync issues): never replayed.
     pub skipped_system: u64,
     /// Items excluded by `--folder`, `--since`, `--until` or message class.
     pub filtered: u64,
