@@ -37,9 +37,10 @@ pub use chunker::{AVG_CHUNK, MAX_CHUNK as MAX_CDC_CHUNK, MIN_CHUNK};
 pub use dedupe::{dedupe, DedupeArchive, DedupeReport};
 pub use error::{Error, Result};
 pub use id::{hex, parse_hex, sha256, Hash};
-pub use index::{Index, IndexEntry};
+pub use index::{decode as decode_index_file, encode as encode_index_file, Index, IndexEntry};
 pub use ingest::{IngestStats, Progress};
 pub use lock::VaultLock;
+pub use pack::PackedChunk;
 pub use recipe::Recipe;
 pub use record::{FrameBody, FrameRec, Record, Summary};
 pub use vault::{

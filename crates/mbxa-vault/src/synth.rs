@@ -192,6 +192,14 @@ impl Mailbox {
         out
     }
 
+    /// The current items as (item id, exported bytes), in item order.
+    pub fn item_blobs(&self) -> Vec<(String, Vec<u8>)> {
+        self.items
+            .iter()
+            .map(|it| (format!("AAMk-item-{}", it.id), self.bytes(it)))
+            .collect()
+    }
+
     /// The current items' bytes (in item order).
     pub fn blobs(&self) -> Vec<Vec<u8>> {
         self.items.iter().map(|it| self.bytes(it)).collect()

@@ -1014,6 +1014,28 @@ impl Vault {
                 }),
             }
         }
+        // A pack whose digest is wrong affects the archives its damaged chunks affect.
+        let by_file: Vec<(String, Vec<String>)> = report
+            .problems
+            .iter()
+            .filter(|p| p.kind == ProblemKind::ChunkDamaged || p.kind == ProblemKind::IndexMismatch)
+            .map(|p| (p.file.clone(), p.archives.clone()))
+            .collect();
+        for p in report
+            .problems
+            .iter_mut()
+            .filter(|p| p.kind == ProblemKind::PackDigest)
+        {
+            for (f, archives) in &by_file {
+                if *f == p.file {
+                    for a in archives {
+                        if !p.archives.contains(a) {
+                            p.archives.push(a.clone());
+                        }
+                    }
+                }
+            }
+        }
         Ok(report)
     }
 

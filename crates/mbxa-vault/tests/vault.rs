@@ -171,6 +171,10 @@ fn corrupted_pack_is_reported_with_affected_archives() {
         .find(|p| p.kind == ProblemKind::PackDigest)
         .expect("pack digest problem");
     assert_eq!(digest.file, victim_rel);
+    assert!(
+        !digest.archives.is_empty(),
+        "pack problem lists the archives it affects"
+    );
     let damaged = report
         .problems
         .iter()

@@ -148,9 +148,9 @@ fn open_problem(path: &Path, e: mbxa_format::Error) -> std::result::Result<Probl
     let msg = e.to_string();
     let p = |kind, entry: &str, offset| Ok(problem(kind, entry, offset, msg.clone()));
     match e {
-        F::Io(source) | F::IoPath { source, .. } => Err(Error::Io {
+        e @ (F::Io(_) | F::IoPath { .. }) => Err(Error::Io {
             path: path.to_path_buf(),
-            source,
+            source: std::io::Error::from(e),
         }),
         F::UnsupportedVersion { major, minor } => Err(Error::Unsupported {
             path: path.to_path_buf(),
@@ -491,6 +491,12 @@ pub fn verify_archive(
         }
     }
 
+    // Layout: the blob entries must tile the region between the header entry and the manifest
+    // entry exactly, so no entry hides outside the index (a second copy, a stray name).
+    report
+        .problems
+        .extend(check_layout(&file, &reader, &entries));
+
     let covered = reader.trailer_offset();
     let claimed = reader.file_digest();
     let total = covered + entries.iter().map(|e| e.stored_len).sum::<u64>();
@@ -535,6 +541,81 @@ pub fn verify_archive(
     report.problems.sort_by_key(|p| p.offset);
     report.items_parsed = parsed.load(Ordering::Relaxed);
     Ok(report)
+}
+
+fn pad512(n: u64) -> u64 {
+    n.div_ceil(512) * 512
+}
+
+/// Finds bytes between the header entry and the manifest entry that no index entry accounts for.
+fn check_layout<R: Read + std::io::Seek>(
+    file: &File,
+    reader: &ArchiveReader<R>,
+    entries: &[IndexEntry],
+) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut h = [0u8; 512];
+    if read_exact_at(file, &mut h, 0).is_err() {
+        return out;
+    }
+    let header_len = octal(&h[124..135]);
+    let start = 512 + pad512(header_len);
+    // spec/mbxa-v1.md: index data = 16-byte header + 56 bytes per blob; manifest entry before it.
+    let index_len = 16 + 56 * entries.len() as u64;
+    let index_hdr = reader
+        .trailer_offset()
+        .saturating_sub(pad512(index_len) + 512);
+    let end = index_hdr.saturating_sub(pad512(reader.totals().manifest_stored_len) + 512);
+    let mut pos = start;
+    let names: HashSet<String> = entries.iter().map(|e| blob_entry(&e.id)).collect();
+    let stray = |at: u64, out: &mut Vec<Problem>| {
+        let mut b = [0u8; 512];
+        let name = if read_exact_at(file, &mut b, at).is_ok() {
+            let n = b[..100].iter().position(|&c| c == 0).unwrap_or(100);
+            String::from_utf8_lossy(&b[..n]).into_owned()
+        } else {
+            String::new()
+        };
+        let kind = if names.contains(&name) {
+            ProblemKind::DuplicateBlob
+        } else {
+            ProblemKind::Structure
+        };
+        out.push(problem(
+            kind,
+            name.clone(),
+            at,
+            format!("entry {name:?} at offset {at} is not in the index"),
+        ));
+    };
+    for e in entries {
+        let hdr = e.offset.saturating_sub(512);
+        if hdr != pos {
+            if hdr > pos {
+                stray(pos, &mut out);
+            } else {
+                out.push(problem(
+                    ProblemKind::Structure,
+                    blob_entry(&e.id),
+                    e.offset,
+                    "index entries overlap",
+                ));
+            }
+        }
+        pos = pos.max(e.offset + pad512(e.stored_len));
+    }
+    if pos < end {
+        stray(pos, &mut out);
+    }
+    out
+}
+
+fn octal(b: &[u8]) -> u64 {
+    b.iter()
+        .filter(|c| (b'0'..=b'7').contains(c))
+        .fold(0u64, |a, &c| {
+            a.saturating_mul(8).saturating_add(u64::from(c - b'0'))
+        })
 }
 
 fn hex(b: &[u8; 32]) -> String {
