@@ -224,10 +224,18 @@ fn new_mailbox(
     upn: &str,
     kind: MailboxKind,
 ) -> Mailbox {
-    let mut ids = vec![format!("MBX:{}@{tenant_id}", guid(rng))];
+    // Mailbox ids depend only on the seed, tenant, user and kind (not on how many items were
+    // generated before), so `--items` does not change them.
+    let mut h = Sha256::new();
+    h.update(st.seed.to_le_bytes());
+    h.update(tenant_id.as_bytes());
+    h.update(upn.to_ascii_lowercase().as_bytes());
+    h.update([kind as u8]);
+    let mut id_rng = ChaCha8Rng::from_seed(h.finalize().into());
+    let mut ids = vec![format!("MBX:{}@{tenant_id}", guid(&mut id_rng))];
     if kind == MailboxKind::Archive {
         // The auxiliary shard an auto-expanding archive moves old folders into.
-        ids.push(format!("MBX:{}@{tenant_id}", guid(rng)));
+        ids.push(format!("MBX:{}@{tenant_id}", guid(&mut id_rng)));
     }
     let mut m = Mailbox {
         ids,

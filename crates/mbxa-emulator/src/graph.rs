@@ -497,7 +497,10 @@ fn unquote(v: &str) -> String {
 
 /// Ids of single-value extended properties asked for by `$expand`.
 fn expand_props(ctx: &Ctx) -> Option<Vec<String>> {
-    let e = ctx.q("$expand")?;
+    expand_ids(ctx.q("$expand")?)
+}
+
+fn expand_ids(e: &str) -> Option<Vec<String>> {
     let lower = e.to_ascii_lowercase();
     let at = lower.find("singlevalueextendedproperties")?;
     let rest = &e[at..];
@@ -558,6 +561,9 @@ struct DeltaTok {
     t: i64,
     p: usize,
     sel: Option<String>,
+    /// `$expand` of the first request, kept for later pages and rounds.
+    #[serde(default)]
+    x: Option<String>,
 }
 
 impl DeltaTok {
@@ -704,7 +710,7 @@ impl Env<'_> {
         v
     }
 
-    fn item_json(&self, i: &Item, sel: Option<&str>) -> Value {
+    fn item_json(&self, i: &Item, sel: Option<&str>, expand: Option<&str>) -> Value {
         let mut v = json!({
             "@odata.type": "#microsoft.graph.mailboxItem",
             "@odata.etag": format!("W/\"{}\"", i.change_key),
@@ -716,7 +722,7 @@ impl Env<'_> {
             "type": i.message_class,
             "size": i.size,
         });
-        if let Some(asked) = expand_props(self.ctx) {
+        if let Some(asked) = expand.and_then(expand_ids) {
             let mut props = Vec::new();
             if let (Some(id), Some(k)) = (prop_matches(&asked, "Binary 0x300B"), &i.search_key) {
                 props.push(
@@ -1223,6 +1229,7 @@ impl Env<'_> {
             t: now,
             p: page,
             sel: self.ctx.q("$select").map(str::to_string),
+            x: self.ctx.q("$expand").map(str::to_string),
         })
     }
 
@@ -1414,7 +1421,8 @@ impl Env<'_> {
             Err(r) => return r,
         };
         let sel = self.ctx.q("$select");
-        let values = items.iter().map(|i| self.item_json(i, sel)).collect();
+        let x = self.ctx.q("$expand");
+        let values = items.iter().map(|i| self.item_json(i, sel, x)).collect();
         let ctxurl = format!(
             "{}/{}/$metadata#admin/exchange/mailboxes/{}/folders('{}')/items",
             self.shared.base_url, self.ver, m.ids[self.pi], fid
@@ -1456,8 +1464,9 @@ impl Env<'_> {
             }
         }
         let sel = tok.sel.clone();
+        let x = tok.x.clone();
         let render = |e: &Entry<'_>| match e {
-            Entry::Live(_, id) => self.item_json(&m.items[*id], sel.as_deref()),
+            Entry::Live(_, id) => self.item_json(&m.items[*id], sel.as_deref(), x.as_deref()),
             Entry::Gone(_, id) => json!({
                 "@odata.type": "#microsoft.graph.mailboxItem",
                 "id": id,
@@ -1480,7 +1489,7 @@ impl Env<'_> {
         };
         match m.items.get(iid).filter(|i| i.folder_id == fid) {
             Some(i) => {
-                let mut v = self.item_json(i, self.ctx.q("$select"));
+                let mut v = self.item_json(i, self.ctx.q("$select"), self.ctx.q("$expand"));
                 v["@odata.context"] = json!(format!(
                     "{}/{}/$metadata#admin/exchange/mailboxes/{}/folders('{}')/items/$entity",
                     self.shared.base_url, self.ver, m.ids[self.pi], fkey
@@ -2059,6 +2068,7 @@ mod tests {
             t: 5,
             p: 10,
             sel: None,
+            x: None,
         };
         let d = DeltaTok::decode(&t.encode()).unwrap();
         assert_eq!((d.s, d.u, d.cs, d.ci.as_str()), (1, 2, 3, "id"));

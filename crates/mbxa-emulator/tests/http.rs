@@ -805,8 +805,25 @@ async fn items_and_folders_delta_rounds_and_expiry() {
         .unwrap()
         .contains("$skiptoken="));
     assert_eq!(h["preference-applied"], "odata.maxpagesize=2");
-    let (items, delta, pages) = t.all(&url, Some("odata.maxpagesize=2")).await;
+    let expand = "$expand=singleValueExtendedProperties($filter=id eq 'Binary 0x300B')";
+    let (items, delta, pages) = t
+        .all(&format!("{url}?{expand}"), Some("odata.maxpagesize=2"))
+        .await;
     assert_eq!(items.len() as u64, inbox.item_count);
+    // $expand is kept on every page: each item carries its search key.
+    for it in &items {
+        let key = B64
+            .decode(
+                it["singleValueExtendedProperties"][0]["value"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+        assert_eq!(
+            Some(key),
+            snap.item(it["id"].as_str().unwrap()).unwrap().search_key
+        );
+    }
     assert!(pages as u64 >= inbox.item_count / 2);
     let delta = delta.unwrap();
     assert!(delta.contains("$deltatoken="));
