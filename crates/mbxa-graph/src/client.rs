@@ -439,6 +439,13 @@ impl GraphClient {
                     }
                 }
             };
+            tracing::debug!(
+                reason = ?reason,
+                status = ?status,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                path = %url.path(),
+                "retrying Graph request"
+            );
             self.observer.on_retry(&RetryEvent {
                 reason,
                 status,

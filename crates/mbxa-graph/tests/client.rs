@@ -117,6 +117,30 @@ async fn secret_auth_sends_form_and_caches_token() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_requests_share_one_token_request() {
+    let m = Mock::start(|r: &Recorded| {
+        if r.is_token() {
+            Action::Delay(Duration::from_millis(100), Box::new(token(TOKEN, 3599)))
+        } else {
+            settings_ok()
+        }
+    })
+    .await;
+    let c = client(&m);
+    let futs: Vec<_> = (0..8)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move { c.exchange_settings("u").await })
+        })
+        .collect();
+    for f in futs {
+        f.await.unwrap().unwrap();
+    }
+    assert_eq!(m.token_requests().len(), 1);
+    assert_eq!(m.graph_requests().len(), 8);
+}
+
 #[tokio::test]
 async fn token_refreshed_before_expiry() {
     // expires_in 2 s → refreshed after 1.5 s (a quarter early).
