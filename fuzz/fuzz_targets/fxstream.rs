@@ -1,0 +1,19 @@
+//! Fuzz target: the FastTransfer parser, summary and .eml conversion must never panic, and what
+//! the encoder writes from a parsed tree must parse back to the same tree.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mbxa_fasttransfer::{
+    encode_message, eml::to_eml, parse, parse_partial, summarize, EncodeOptions,
+};
+
+fuzz_target!(|data: &[u8]| {
+    let (msg, _err) = parse_partial(data);
+    let _ = summarize(data);
+    let _ = to_eml(&msg);
+    // Re-encoding a partial tree and parsing it again must be lossless.
+    let bytes = encode_message(&msg, &EncodeOptions::default());
+    let back = parse(&bytes).expect("re-encoded tree parses");
+    assert_eq!(back.recipients.len(), msg.recipients.len());
+    assert_eq!(back.attachments.len(), msg.attachments.len());
+});
