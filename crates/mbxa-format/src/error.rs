@@ -13,15 +13,14 @@ use crate::id::{ArchiveId, BlobId};
 pub enum Error {
     /// An I/O error from the underlying reader, writer or file system.
     #[error("i/o error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     /// An I/O error on a named file.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     IoPath {
         /// The file.
         path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying error (shown in the message, not chained, so it prints once).
+        error: std::io::Error,
     },
     /// The file does not start with an mbxa header entry: it is not an mbxa archive.
     #[error("not an mbxa archive: {reason}")]
@@ -217,6 +216,12 @@ pub enum Error {
     /// The writer was given a manifest that does not fit the archive (e.g. names an unknown blob).
     #[error("invalid manifest: {0}")]
     InvalidManifest(String),
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e)
+    }
 }
 
 /// `Result` with this crate's [`Error`].

@@ -26,7 +26,7 @@ pub struct ArchiveFile {
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     move |source| Error::IoPath {
         path: path.to_path_buf(),
-        source,
+        error: source,
     }
 }
 

@@ -135,3 +135,87 @@ pub struct Manifest {
     /// Items, in capture order.
     pub items: Vec<Item>,
 }
+
+impl Manifest {
+    /// Display-name path of every folder (`Inbox/Projects`), keyed by folder id.
+    ///
+    /// Path components are joined with `/`; a parent missing from the manifest ends the path, and
+    /// a parent cycle (a corrupt manifest) is cut at the first repeat.
+    pub fn folder_paths(&self) -> std::collections::HashMap<&str, String> {
+        let by_id: std::collections::HashMap<&str, &Folder> =
+            self.folders.iter().map(|f| (f.id.as_str(), f)).collect();
+        let mut out = std::collections::HashMap::with_capacity(self.folders.len());
+        for f in &self.folders {
+            let mut parts = vec![f.display_name.as_str()];
+            let mut seen = std::collections::HashSet::from([f.id.as_str()]);
+            let mut cur = f.parent_id.as_deref();
+            while let Some(pid) = cur {
+                let Some(p) = by_id.get(pid) else { break };
+                if !seen.insert(pid) {
+                    break;
+                }
+                parts.push(p.display_name.as_str());
+                cur = p.parent_id.as_deref();
+            }
+            parts.reverse();
+            out.insert(f.id.as_str(), parts.join("/"));
+        }
+        out
+    }
+
+    /// Items that were exported but failed (`ExportFailed`).
+    pub fn failed_items(&self) -> impl Iterator<Item = &Item> {
+        self.items
+            .iter()
+            .filter(|i| matches!(i.content, ItemContent::ExportFailed { .. }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder(id: &str, parent: Option<&str>, name: &str) -> Folder {
+        Folder {
+            id: id.into(),
+            parent_id: parent.map(Into::into),
+            display_name: name.into(),
+            folder_class: "IPF.Note".into(),
+            well_known_name: None,
+            item_count: 0,
+        }
+    }
+
+    #[test]
+    fn folder_paths_follow_parents_and_survive_cycles() {
+        let m = Manifest {
+            source: Source {
+                tenant_id: String::new(),
+                user: String::new(),
+                mailbox_id: String::new(),
+                kind: MailboxKind::Primary,
+            },
+            capture: CaptureInfo {
+                tool_version: String::new(),
+                started_at: String::new(),
+                finished_at: String::new(),
+                base_archive: None,
+                folders_delta_link: None,
+                item_delta_links: vec![],
+            },
+            folders: vec![
+                folder("a", None, "Inbox"),
+                folder("b", Some("a"), "Projects"),
+                folder("c", Some("b"), "X"),
+                folder("d", Some("zz"), "Orphan"),
+                folder("e", Some("f"), "E"),
+                folder("f", Some("e"), "F"),
+            ],
+            items: vec![],
+        };
+        let p = m.folder_paths();
+        assert_eq!(p["c"], "Inbox/Projects/X");
+        assert_eq!(p["d"], "Orphan");
+        assert_eq!(p["e"], "F/E");
+    }
+}

@@ -112,7 +112,7 @@ impl ArchiveReader<std::fs::File> {
     pub fn open_path(p: &Path) -> Result<Self> {
         let f = std::fs::File::open(p).map_err(|source| Error::IoPath {
             path: p.to_path_buf(),
-            source,
+            error: source,
         })?;
         Self::open(f)
     }

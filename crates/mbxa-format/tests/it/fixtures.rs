@@ -97,11 +97,16 @@ fn trailer_field(b: &[u8], field_off: usize) -> u64 {
 }
 
 /// The corrupt fixtures: (file name, bytes, expected error as a predicate and its name).
-pub fn corrupt() -> Vec<(&'static str, Vec<u8>, &'static str, fn(&Error) -> bool)> {
+/// (file name, bytes, expected error name, predicate on the error).
+pub type Corrupt = (&'static str, Vec<u8>, &'static str, fn(&Error) -> bool);
+
+// One push per fixture reads better than one huge vec! literal.
+#[allow(clippy::vec_init_then_push)]
+pub fn corrupt() -> Vec<Corrupt> {
     let base = small();
     let manifest_off = trailer_field(&base, 88) as usize;
     let manifest_len = trailer_field(&base, 96) as usize;
-    let mut v: Vec<(&'static str, Vec<u8>, &'static str, fn(&Error) -> bool)> = Vec::new();
+    let mut v: Vec<Corrupt> = Vec::new();
     v.push((
         "truncated.mbxa",
         base[..base.len() / 2].to_vec(),
