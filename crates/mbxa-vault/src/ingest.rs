@@ -98,6 +98,10 @@ pub(crate) struct ArchiveFacts {
     pub archive_id: Hash,
     pub summary: Summary,
     pub frames: Vec<FrameRef>,
+    /// End of the range the trailer's file digest covers.
+    pub covered: u64,
+    /// The trailer's SHA-256 of bytes `0..covered`.
+    pub claimed: Hash,
 }
 
 /// Reads an archive's id, manifest summary and index via `mbxa-format`.
@@ -145,13 +149,16 @@ pub(crate) fn facts(path: &Path) -> Result<ArchiveFacts> {
         archive_id: r.archive_id().0,
         summary,
         frames,
+        covered: r.trailer_offset(),
+        claimed: r.file_digest(),
     })
 }
 
-/// SHA-256 and length of a whole file, streamed.
-pub(crate) fn file_digest(path: &Path) -> Result<(Hash, u64)> {
+/// SHA-256 and length of a whole file, streamed, plus the SHA-256 of its first `prefix` bytes.
+pub(crate) fn file_digest(path: &Path, prefix: u64) -> Result<(Hash, u64, Hash)> {
     let mut f = File::open(path).ctx(path)?;
     let mut h = Sha256::new();
+    let mut head: Option<Hash> = None;
     let mut buf = vec![0u8; 1 << 20];
     let mut n = 0u64;
     loop {
@@ -159,10 +166,19 @@ pub(crate) fn file_digest(path: &Path) -> Result<(Hash, u64)> {
         if k == 0 {
             break;
         }
-        h.update(&buf[..k]);
+        let chunk = &buf[..k];
+        if head.is_none() && n + k as u64 >= prefix {
+            let cut = (prefix - n) as usize;
+            h.update(&chunk[..cut]);
+            head = Some(h.clone().finalize().into());
+            h.update(&chunk[cut..]);
+        } else {
+            h.update(chunk);
+        }
         n += k as u64;
     }
-    Ok((h.finalize().into(), n))
+    let head = head.unwrap_or_else(|| h.clone().finalize().into());
+    Ok((h.finalize().into(), n, head))
 }
 
 /// Reads the concatenation of byte ranges of a file.

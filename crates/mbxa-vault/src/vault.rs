@@ -644,7 +644,7 @@ impl Vault {
         let rp = record_path(&self.root, &archive_id);
         if rp.exists() {
             if let Ok(existing) = read_record(&rp) {
-                let (sha, len) = ingest::file_digest(path)?;
+                let (sha, len, _) = ingest::file_digest(path, 0)?;
                 if existing.file_sha256 == sha && existing.file_len == len {
                     return Ok(AddOutcome {
                         path: path.to_path_buf(),
@@ -664,16 +664,27 @@ impl Vault {
         }
         let file_len = std::fs::metadata(path).ctx(path)?.len();
         let cb = |p: &Progress| progress(path, p);
+        let (covered, claimed) = (facts.covered, facts.claimed);
         let (digest, ingested) = std::thread::scope(|s| {
-            let h = s.spawn(|| ingest::file_digest(path));
+            let h = s.spawn(|| ingest::file_digest(path, covered));
             let ing = ingest::ingest(path, facts, file_len, sink, memo, &cb);
             (h.join(), ing)
         });
         let (mut record, stats) = ingested?;
-        let (sha, len) = digest.map_err(|_| Error::BadArchive {
+        let (sha, len, head) = digest.map_err(|_| Error::BadArchive {
             path: path.to_path_buf(),
             detail: "hashing thread panicked".into(),
         })??;
+        if head != claimed {
+            return Err(Error::BadArchive {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "damaged: SHA-256 of bytes 0..{covered} is {}, the trailer says {} (run `mbxa verify`)",
+                    hex(&head),
+                    hex(&claimed)
+                ),
+            });
+        }
         if len != file_len {
             return Err(Error::BadArchive {
                 path: path.to_path_buf(),

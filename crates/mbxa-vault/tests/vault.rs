@@ -249,12 +249,26 @@ fn damaged_archive_is_refused_and_vault_stays_valid() {
     // Inside the first blob's frame (after the header entry + the blob's tar header).
     b[1024 + 512 + 40] ^= 1;
     std::fs::write(&bad, &b).unwrap();
+    // Damage outside any blob: the second blob's tar header (mtime field).
+    let bad_hdr = d.path().join("bad-header.mbxa");
+    let e = mbxa_format::ArchiveReader::open_path(&archives[1])
+        .unwrap()
+        .entries_in_file_order()[1];
+    let mut b = std::fs::read(&archives[1]).unwrap();
+    b[(e.offset - 512 + 140) as usize] ^= 1;
+    std::fs::write(&bad_hdr, &b).unwrap();
     let v = Vault::create(&d.path().join("v")).unwrap();
     let res = v
-        .add(&[archives[0].clone(), bad.clone()], &no_progress)
+        .add(
+            &[archives[0].clone(), bad.clone(), bad_hdr.clone()],
+            &no_progress,
+        )
         .unwrap();
     assert!(res[0].1.is_ok());
     assert!(res[1].1.is_err(), "damaged archive refused");
+    assert!(
+        matches!(&res[2].1, Err(mbxa_vault::Error::BadArchive { detail, .. }) if detail.contains("trailer"))
+    );
     assert_eq!(v.list().unwrap().archives.len(), 1);
     assert!(v.verify(&|_| {}).unwrap().problems.is_empty());
 }
