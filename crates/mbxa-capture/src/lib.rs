@@ -72,12 +72,25 @@ pub async fn capture_mailboxes(
     parallel: usize,
     progress: Arc<dyn Progress>,
 ) -> Vec<Result<CaptureReport>> {
-    use futures::StreamExt;
-    futures::stream::iter(
-        jobs.into_iter()
-            .map(|o| capture_mailbox(client, o, progress.clone())),
-    )
-    .buffered(parallel.max(1))
-    .collect()
-    .await
+    // Each capture runs as its own task so the pipelines of different mailboxes are polled on
+    // all runtime threads, not inside the caller's task.
+    let sem = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let handles: Vec<_> = jobs
+        .into_iter()
+        .map(|o| {
+            let (client, progress, sem) = (client.clone(), progress.clone(), sem.clone());
+            tokio::spawn(async move {
+                let _permit = sem
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| Error::Task(e.to_string()))?;
+                capture_mailbox(&client, o, progress).await
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.unwrap_or_else(|e| Err(Error::Task(e.to_string()))));
+    }
+    out
 }

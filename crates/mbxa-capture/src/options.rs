@@ -28,6 +28,9 @@ pub struct CaptureOptions {
     /// `exportItems` calls in flight for this mailbox (Graph allows 4 concurrent requests per
     /// app and mailbox; the client's limiter enforces that too).
     pub concurrency: usize,
+    /// Folders whose items are listed at the same time (listing shares the mailbox's
+    /// in-flight limit with the exports).
+    pub list_concurrency: usize,
     /// Item ids per `exportItems` call, at most [`MAX_BATCH`].
     pub batch_size: usize,
     /// Exported batches that may wait for the writer. Memory is bounded by
@@ -52,6 +55,7 @@ impl CaptureOptions {
             base: None,
             folders: Vec::new(),
             concurrency: 4,
+            list_concurrency: 2,
             batch_size: MAX_BATCH,
             queue_batches: 8,
             item_retries: 2,

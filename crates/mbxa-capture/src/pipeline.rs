@@ -298,6 +298,7 @@ struct Ctx {
     tracker: Arc<Tracker>,
     batch: usize,
     item_retries: u32,
+    list_concurrency: usize,
 }
 
 /// Lists each selected folder (or takes its journaled listing) and hands the plans on.
@@ -308,14 +309,32 @@ async fn listing_task(
     wtx: mpsc::Sender<WriterMsg>,
     ptx: mpsc::UnboundedSender<Vec<Planned>>,
 ) -> Result<Vec<String>> {
+    use futures::StreamExt;
     let mut seen = HashSet::new();
     let mut expired = Vec::new();
-    for (fid, path) in selected {
-        let planned = match journaled.remove(&fid) {
-            Some((items, _, _)) => items,
-            None => {
-                let (listing, link, kind) =
-                    list_items(&ctx.client, &ctx.mbx, &fid, ctx.base.as_deref()).await?;
+    // Folders are listed a few at a time (small folders would otherwise starve the exports),
+    // but handled in folder order, so journal and dedup stay deterministic.
+    let listings = futures::stream::iter(selected.into_iter().map(|(fid, path)| {
+        let journaled = journaled.remove(&fid);
+        let ctx = ctx.clone();
+        async move {
+            let listed = match journaled {
+                // Listed by the interrupted run: its plan is journaled.
+                Some((items, _, _)) => Ok(Err(items)),
+                None => list_items(&ctx.client, &ctx.mbx, &fid, ctx.base.as_deref())
+                    .await
+                    .map(Ok),
+            };
+            listed.map(|l| (fid, path, l))
+        }
+    }))
+    .buffered(ctx.list_concurrency.max(1));
+    futures::pin_mut!(listings);
+    while let Some(next) = listings.next().await {
+        let (fid, path, listed) = next?;
+        let planned = match listed {
+            Err(items) => items,
+            Ok((listing, link, kind)) => {
                 let planned = plan_folder(&fid, listing, ctx.base.as_deref());
                 let to_copy = planned.iter().filter(|p| p.reuse.is_some()).count() as u64;
                 ctx.tracker.emit(ProgressEvent::FolderListed {
@@ -536,25 +555,29 @@ async fn dispatch_task(
     while !closed {
         let planned = match prx.try_recv() {
             Ok(p) => p,
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
             Err(mpsc::error::TryRecvError::Empty) => {
-                // Nothing queued: send partial batches now rather than wait for the next folder.
                 flush_copies(&ctx, &wtx, &mut copies, &mut exports).await?;
-                while !exports.is_empty() {
+                // A partial batch goes out only while a call slot is idle; otherwise it waits to
+                // be filled by the next folders (fewer, fuller calls).
+                while !exports.is_empty() && sem.available_permits() > 0 {
                     let n = exports.len().min(batch);
                     let chunk: Vec<ItemMeta> = exports.drain(..n).collect();
                     spawn_export(&ctx, &sem, &mut tasks, &wtx, chunk).await?;
                 }
-                match prx.recv().await {
-                    Some(p) => p,
-                    None => {
-                        closed = true;
+                tokio::select! {
+                    p = prx.recv() => match p {
+                        Some(p) => p,
+                        None => {
+                            closed = true;
+                            Vec::new()
+                        }
+                    },
+                    Some(r) = tasks.join_next(), if !tasks.is_empty() => {
+                        r.map_err(|e| Error::Task(e.to_string()))??;
                         Vec::new()
                     }
                 }
-            }
-            Err(mpsc::error::TryRecvError::Disconnected) => {
-                closed = true;
-                Vec::new()
             }
         };
         for p in planned {
@@ -952,6 +975,7 @@ pub(crate) async fn run(
         tracker: tracker.clone(),
         batch: opts.batch_size.clamp(1, MAX_BATCH),
         item_retries: opts.item_retries,
+        list_concurrency: opts.list_concurrency,
     });
 
     let (wtx, wrx) = mpsc::channel::<WriterMsg>(opts.queue_batches.max(1));
