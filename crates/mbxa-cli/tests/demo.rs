@@ -67,5 +67,8 @@ fn demo_refuses_a_non_empty_directory() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
-    assert_eq!(std::fs::read(dir.path().join("keep.txt")).unwrap(), b"precious");
+    assert_eq!(
+        std::fs::read(dir.path().join("keep.txt")).unwrap(),
+        b"precious"
+    );
 }
