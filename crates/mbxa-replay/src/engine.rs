@@ -11,7 +11,7 @@ use mbxa_graph::{GraphClient, ImportSession};
 
 use crate::error::{Error, Result};
 use crate::journal::{default_journal_path, ItemState, Journal, Record};
-use crate::pace::Window;
+use crate::pace::{Ticket, Window};
 use crate::plan::{
     plan_folders, FolderPlan, ItemFilter, NodeState, Parent, SourceMapping, TargetFolder,
 };
@@ -235,6 +235,7 @@ pub async fn replay(
         folder_mailbox: Mutex::new(HashMap::new()),
         max_attempts: opts.max_attempts.max(1),
         concurrency: opts.concurrency.max(1),
+        upload_slots: tokio::sync::Semaphore::new(opts.concurrency.max(1)),
         progress,
         paced: Mutex::new(Duration::ZERO),
     };
@@ -271,7 +272,7 @@ pub async fn replay(
         &mut targets,
     )
     .await?;
-    ctx.journal.sync()?;
+    ctx.journal.sync().await?;
 
     if opts.verify {
         report.verify = Some(verify_all(&ctx, &manifest, &targets).await);
@@ -324,6 +325,7 @@ struct Ctx<'a> {
     folder_mailbox: Mutex<HashMap<String, String>>,
     max_attempts: u32,
     concurrency: usize,
+    upload_slots: tokio::sync::Semaphore,
     progress: &'a dyn Progress,
     paced: Mutex<Duration>,
 }
@@ -360,12 +362,21 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    async fn pace(&self, body: u64) {
-        let waited = self.upload_window.acquire(body).await + self.request_window.acquire(1).await;
+    /// Waits for room in the mailbox's budgets; returns the bookings to settle when answered.
+    async fn pace(&self, body: u64) -> (Ticket, Ticket) {
+        let (up, w1) = self.upload_window.acquire(body).await;
+        let (req, w2) = self.request_window.acquire(1).await;
+        let waited = w1 + w2;
         if !waited.is_zero() {
             *lock(&self.paced) += waited;
             self.progress.paced(waited);
         }
+        (up, req)
+    }
+
+    async fn settle(&self, (up, req): (Ticket, Ticket)) {
+        self.upload_window.settle(up).await;
+        self.request_window.settle(req).await;
     }
 
     /// Reads, checks and uploads one item. `Err` only for journal failures (fatal).
@@ -404,6 +415,13 @@ impl Ctx<'_> {
             })
             .await?;
 
+        // Reading and the intent's fsync above overlap with other items' uploads; only
+        // `concurrency` uploads are in flight.
+        let _slot = self
+            .upload_slots
+            .acquire()
+            .await
+            .map_err(|e| Error::Task(e.to_string()))?;
         let body = upload_body_len(data.len(), folder);
         let mut last = String::new();
         let mut attempts = 0u32;
@@ -411,16 +429,20 @@ impl Ctx<'_> {
         let mut session_changes = 0u32;
         while attempts < self.max_attempts {
             attempts += 1;
-            self.pace(body).await;
+            // Pace first: the wait may be long, and the session is checked for expiry after it.
+            let tickets = self.pace(body).await;
             let mbx = self.mailbox_for(folder);
             let (generation, session) = match self.sessions.get(self.client, &mbx).await {
                 Ok(s) => s,
                 Err(e) => {
+                    self.settle(tickets).await;
                     last = format!("cannot create an import session in {mbx}: {e}");
                     continue;
                 }
             };
-            match self.client.import_item(&session, folder, &data).await {
+            let result = self.client.import_item(&session, folder, &data).await;
+            self.settle(tickets).await;
+            match result {
                 Ok(r) => {
                     lock(&self.claimed).insert(r.item_id.clone());
                     return Ok(JobEnd::Imported {
@@ -692,7 +714,7 @@ async fn create_folders(
             }
         }
     }
-    ctx.journal.append_durable(recs)?;
+    ctx.journal.append_durable(recs).await?;
     Ok(ids
         .into_iter()
         .enumerate()
@@ -717,7 +739,9 @@ async fn upload_all(
     report: &mut ReplayReport,
     targets: &mut Vec<(usize, String)>,
 ) -> Result<()> {
-    let concurrency = ctx.concurrency;
+    // Twice the uploads in flight: the extra jobs read their blob and fsync their intent while
+    // the others upload.
+    let concurrency = ctx.concurrency * 2;
     let mut pending = jobs.into_iter();
     let mut running = FuturesUnordered::new();
     let mut last_sync = Instant::now();
@@ -800,7 +824,7 @@ async fn upload_all(
         };
         ctx.journal.append(record)?;
         if ctx.journal.unsynced() >= SYNC_EVERY_RECORDS || last_sync.elapsed() >= SYNC_EVERY {
-            ctx.journal.sync()?;
+            ctx.journal.sync().await?;
             last_sync = Instant::now();
         }
         ctx.progress.item(&item.id, &outcome, job.len);
@@ -965,36 +989,56 @@ impl SharedJournal {
         Ok(())
     }
 
-    fn append_durable(&self, rs: Vec<Record>) -> Result<()> {
-        lock(&self.inner).append(&rs)?;
-        self.sync()
+    async fn append_durable(&self, rs: Vec<Record>) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        let seq = {
+            lock(&self.inner).append(&rs)?;
+            self.appended.fetch_add(rs.len() as u64, Ordering::SeqCst) + rs.len() as u64
+        };
+        self.sync_upto(seq).await
     }
 
     fn unsynced(&self) -> usize {
         lock(&self.inner).unsynced()
     }
 
-    fn sync(&self) -> Result<()> {
-        use std::sync::atomic::Ordering;
-        let upto = self.appended.load(Ordering::SeqCst);
-        lock(&self.inner).sync()?;
-        self.synced.fetch_max(upto, Ordering::SeqCst);
-        Ok(())
+    /// Makes every record appended so far durable.
+    async fn sync(&self) -> Result<()> {
+        let upto = self.appended.load(std::sync::atomic::Ordering::SeqCst);
+        self.sync_upto(upto).await
     }
 
-    /// Appends `r` and returns once it is on disk (one fsync may cover several callers).
-    async fn durable(&self, r: Record) -> Result<()> {
+    /// Returns once record number `seq` is on disk: one fsync (on a blocking thread) covers
+    /// every record appended before it started, so concurrent callers share it.
+    async fn sync_upto(&self, seq: u64) -> Result<()> {
         use std::sync::atomic::Ordering;
-        let seq = {
-            let mut j = lock(&self.inner);
-            j.append(&[r])?;
-            self.appended.fetch_add(1, Ordering::SeqCst) + 1
-        };
         let _gate = self.sync_gate.lock().await;
         if self.synced.load(Ordering::SeqCst) >= seq {
             return Ok(());
         }
-        self.sync()
+        let (upto, handle, path) = {
+            let mut j = lock(&self.inner);
+            let upto = self.appended.load(Ordering::SeqCst);
+            (upto, j.flush_for_sync()?, j.path().to_owned())
+        };
+        if let Some(f) = handle {
+            tokio::task::spawn_blocking(move || f.sync_data())
+                .await
+                .map_err(|e| Error::Task(e.to_string()))?
+                .map_err(|e| Error::io(&path, e))?;
+        }
+        self.synced.fetch_max(upto, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Appends `r` and returns once it is on disk.
+    async fn durable(&self, r: Record) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        let seq = {
+            lock(&self.inner).append(&[r])?;
+            self.appended.fetch_add(1, Ordering::SeqCst) + 1
+        };
+        self.sync_upto(seq).await
     }
 }
 

@@ -329,6 +329,28 @@ impl Journal {
     }
 }
 
+impl Journal {
+    /// Flushes appended records to the OS and returns a handle to fsync them with (so the fsync
+    /// can run off the async threads); `None` for a read-only journal.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn flush_for_sync(&mut self) -> Result<Option<File>> {
+        self.unsynced = 0;
+        match self.out.as_mut() {
+            None => Ok(None),
+            Some(out) => {
+                out.flush().map_err(|e| Error::io(&self.path, e))?;
+                let f = out
+                    .get_ref()
+                    .try_clone()
+                    .map_err(|e| Error::io(&self.path, e))?;
+                Ok(Some(f))
+            }
+        }
+    }
+}
+
 /// Creates the journal with its header line under its final name atomically (temp, fsync,
 /// rename, fsync dir), mode 0600.
 fn create_with_header(path: &Path, header: &Header) -> Result<()> {

@@ -6,7 +6,6 @@
 //! sliding windows or a bucket of the same size, and it still reaches the full long-run rate
 //! (a bucket safe against a sliding-window server could only reach half of it).
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::sync::Mutex;
@@ -36,11 +35,20 @@ impl Budget {
 
 #[derive(Debug)]
 struct Log {
-    sent: VecDeque<(Instant, u64)>,
-    sum: u64,
+    /// (ticket, when it counts from, units).
+    sent: Vec<(u64, Instant, u64)>,
+    next_ticket: u64,
 }
 
+/// A booking in a [`Window`]; pass it to [`Window::settle`] when the request has been answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u64);
+
 /// A sliding-window limiter.
+///
+/// A booking counts from when it was made until the request is answered, then from the answer:
+/// the server counts a request when it arrives, which is after it was sent and before it is
+/// answered, so counting from the answer never frees budget before the server does.
 #[derive(Debug)]
 pub struct Window {
     budget: Budget,
@@ -53,40 +61,40 @@ impl Window {
         Window {
             budget,
             log: Mutex::new(Log {
-                sent: VecDeque::new(),
-                sum: 0,
+                sent: Vec::new(),
+                next_ticket: 0,
             }),
         }
     }
 
-    /// Waits until `n` units fit in the window, then books them. Returns how long it waited.
-    /// A request larger than the whole budget goes alone, once the window is empty.
-    pub async fn acquire(&self, n: u64) -> Duration {
+    /// Waits until `n` units fit in the window, then books them. Returns the booking and how
+    /// long it waited. A request larger than the whole budget goes alone, once the window is
+    /// empty.
+    pub async fn acquire(&self, n: u64) -> (Ticket, Duration) {
         let start = Instant::now();
         loop {
             let wait_until = {
                 let mut log = self.log.lock().await;
                 let now = Instant::now();
-                while let Some(&(t, m)) = log.sent.front() {
-                    if now.duration_since(t) >= self.budget.window {
-                        log.sent.pop_front();
-                        log.sum -= m;
-                    } else {
-                        break;
-                    }
-                }
-                if log.sum.saturating_add(n) <= self.budget.limit || log.sent.is_empty() {
-                    log.sent.push_back((now, n));
-                    log.sum += n;
-                    return now.duration_since(start);
+                let window = self.budget.window;
+                log.sent.retain(|(_, t, _)| now.duration_since(*t) < window);
+                let sum: u64 = log.sent.iter().map(|(_, _, m)| m).sum();
+                if sum.saturating_add(n) <= self.budget.limit || log.sent.is_empty() {
+                    let ticket = log.next_ticket;
+                    log.next_ticket += 1;
+                    log.sent.push((ticket, now, n));
+                    return (Ticket(ticket), now.duration_since(start));
                 }
                 // The earliest moment enough of the log has aged out.
+                let mut times: Vec<(Instant, u64)> =
+                    log.sent.iter().map(|(_, t, m)| (*t, *m)).collect();
+                times.sort_by_key(|(t, _)| *t);
+                let need = sum.saturating_add(n).saturating_sub(self.budget.limit);
                 let mut freed = 0u64;
-                let need = log.sum.saturating_add(n).saturating_sub(self.budget.limit);
                 let mut at = now;
-                for &(t, m) in &log.sent {
+                for (t, m) in times {
                     freed += m;
-                    at = t + self.budget.window;
+                    at = t + window;
                     if freed >= need {
                         break;
                     }
@@ -94,6 +102,15 @@ impl Window {
                 at
             };
             tokio::time::sleep_until(wait_until).await;
+        }
+    }
+
+    /// The booked request has been answered: count it from now.
+    pub async fn settle(&self, ticket: Ticket) {
+        let mut log = self.log.lock().await;
+        let now = Instant::now();
+        if let Some(e) = log.sent.iter_mut().find(|(id, _, _)| *id == ticket.0) {
+            e.1 = now;
         }
     }
 }
@@ -111,10 +128,12 @@ mod tests {
         let t0 = Instant::now();
         let mut sends = Vec::new();
         for _ in 0..25 {
-            w.acquire(30).await;
+            let (t, _) = w.acquire(30).await;
             sends.push(Instant::now().duration_since(t0));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            w.settle(t).await;
         }
-        // Every 10 s window holds at most 3 sends of 30.
+        // Every 10 s window holds at most 3 sends of 30 (counting each from its send).
         for (i, s) in sends.iter().enumerate() {
             let in_window = sends[i..]
                 .iter()
@@ -122,9 +141,10 @@ mod tests {
                 .count();
             assert!(in_window <= 3, "window at {s:?} holds {in_window} sends");
         }
-        // And the long-run rate is the budget's (3 per 10 s): 25 sends take ~80 s.
+        // And the long-run rate is the budget's (3 per 10 s, each counted from its answer 100 ms
+        // after it was sent): 25 sends take ~80 s.
         let last = *sends.last().unwrap();
-        assert!(last <= Duration::from_secs(81), "{last:?}");
+        assert!(last <= Duration::from_secs(82), "{last:?}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -133,7 +153,7 @@ mod tests {
             limit: 10,
             window: Duration::from_secs(5),
         });
-        assert_eq!(w.acquire(50).await, Duration::ZERO);
-        assert_eq!(w.acquire(1).await, Duration::from_secs(5));
+        assert_eq!(w.acquire(50).await.1, Duration::ZERO);
+        assert_eq!(w.acquire(1).await.1, Duration::from_secs(5));
     }
 }
