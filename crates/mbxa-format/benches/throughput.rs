@@ -16,8 +16,16 @@ fn pool() -> Vec<u8> {
     let mut v = Vec::with_capacity(8 << 20);
     let mut x: u64 = 0x1234_5678_9abc_def1;
     let words: [&[u8]; 10] = [
-        b"Hello team, ", b"please find ", b"the attached ", b"invoice ", b"for November. ", b"Regards,\r\n",
-        b"Re: project status ", b"meeting ", b"tomorrow at 10 ", b"<div style=\"font-family:Calibri\">",
+        b"Hello team, ",
+        b"please find ",
+        b"the attached ",
+        b"invoice ",
+        b"for November. ",
+        b"Regards,\r\n",
+        b"Re: project status ",
+        b"meeting ",
+        b"tomorrow at 10 ",
+        b"<div style=\"font-family:Calibri\">",
     ];
     while v.len() < 8 << 20 {
         let binary = (v.len() / 65_536) % 3 == 2;
@@ -40,7 +48,9 @@ fn sizes(n: usize) -> Vec<usize> {
     let mut x: u64 = 42;
     (0..n)
         .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let r = (x >> 33) as usize;
             if r % 100 == 0 {
                 (1 << 20) + r % (3 << 20)
@@ -60,7 +70,10 @@ fn blob(pool: &[u8], i: usize, len: usize, buf: &mut Vec<u8>) {
 }
 
 fn blob_count() -> usize {
-    if let Some(n) = std::env::var("MBXA_BENCH_BLOBS").ok().and_then(|s| s.parse().ok()) {
+    if let Some(n) = std::env::var("MBXA_BENCH_BLOBS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
         return n;
     }
     if std::env::args().any(|a| a == "--quick") {
@@ -72,7 +85,12 @@ fn blob_count() -> usize {
 
 fn manifest(items: Vec<Item>) -> Manifest {
     Manifest {
-        source: Source { tenant_id: "t".into(), user: "u@example.com".into(), mailbox_id: "m".into(), kind: MailboxKind::Primary },
+        source: Source {
+            tenant_id: "t".into(),
+            user: "u@example.com".into(),
+            mailbox_id: "m".into(),
+            kind: MailboxKind::Primary,
+        },
         capture: CaptureInfo {
             tool_version: "bench".into(),
             started_at: "2026-11-27T12:00:00Z".into(),
@@ -140,13 +158,25 @@ fn tar_baseline(pool: &[u8], sizes: &[usize], total: u64) {
         std::fs::write(blobs.join(format!("{i:06}")), &buf).unwrap();
     }
     // Warm the page cache once, then time.
-    let cmd = format!("tar cf - -C '{}' blobs | zstd -3 -T2 -q > /dev/null", dir.path().display());
+    let cmd = format!(
+        "tar cf - -C '{}' blobs | zstd -3 -T2 -q > /dev/null",
+        dir.path().display()
+    );
     for round in 0..2 {
         let t = Instant::now();
-        let st = std::process::Command::new("sh").arg("-c").arg(&cmd).status().unwrap();
+        let st = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&cmd)
+            .status()
+            .unwrap();
         let secs = t.elapsed().as_secs_f64();
         if round == 1 && st.success() {
-            eprintln!("baseline `tar cf - | zstd -3 -T2`: {:.0} MB/s ({} blobs, {:.0} MB)", total as f64 / secs / 1e6, sizes.len(), total as f64 / 1e6);
+            eprintln!(
+                "baseline `tar cf - | zstd -3 -T2`: {:.0} MB/s ({} blobs, {:.0} MB)",
+                total as f64 / secs / 1e6,
+                sizes.len(),
+                total as f64 / 1e6
+            );
         }
     }
 }
@@ -174,24 +204,36 @@ fn bench(c: &mut Criterion) {
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench.mbxa");
-    write_archive(&pool, &sizes, std::io::BufWriter::new(std::fs::File::create(&path).unwrap()));
+    write_archive(
+        &pool,
+        &sizes,
+        std::io::BufWriter::new(std::fs::File::create(&path).unwrap()),
+    );
     eprintln!(
         "archive: {:.0} MB of blobs stored in {:.0} MB",
         total as f64 / 1e6,
         std::fs::metadata(&path).unwrap().len() as f64 / 1e6
     );
-    g.bench_function(format!("read {} blobs by id (file order)", sizes.len()), |b| {
-        b.iter(|| {
-            let mut r = ArchiveReader::open_path(&path).unwrap();
-            let mut n = 0u64;
-            for e in r.entries_in_file_order() {
-                n += r.read_blob(&e.id).unwrap().len() as u64;
-            }
-            assert_eq!(n, total);
-        })
-    });
+    g.bench_function(
+        format!("read {} blobs by id (file order)", sizes.len()),
+        |b| {
+            b.iter(|| {
+                let mut r = ArchiveReader::open_path(&path).unwrap();
+                let mut n = 0u64;
+                for e in r.entries_in_file_order() {
+                    n += r.read_blob(&e.id).unwrap().len() as u64;
+                }
+                assert_eq!(n, total);
+            })
+        },
+    );
     g.bench_function(format!("verify_all {} blobs", sizes.len()), |b| {
-        b.iter(|| ArchiveReader::open_path(&path).unwrap().verify_all(&mut |_| {}).unwrap())
+        b.iter(|| {
+            ArchiveReader::open_path(&path)
+                .unwrap()
+                .verify_all(&mut |_| {})
+                .unwrap()
+        })
     });
     g.finish();
 }

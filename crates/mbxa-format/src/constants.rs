@@ -74,7 +74,7 @@ impl Default for Limits {
     }
 }
 
-/// Rounds `n` up to a multiple of [`BLOCK`].
+/// Rounds `n` up to a multiple of [`BLOCK`] (saturating: hostile lengths must not overflow).
 pub(crate) fn pad512(n: u64) -> u64 {
-    n.div_ceil(BLOCK) * BLOCK
+    n.div_ceil(BLOCK).saturating_mul(BLOCK)
 }

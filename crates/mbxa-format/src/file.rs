@@ -17,6 +17,9 @@ use crate::writer::ArchiveWriter;
 use crate::IndexEntry;
 
 /// An archive being written at a path. The final name appears only in [`ArchiveFile::finish`].
+///
+/// Its writer compresses on up to 4 threads (see [`ArchiveWriter::set_threads`]; the bytes do not
+/// depend on it); call [`ArchiveFile::sync`] to make everything added so far durable.
 #[derive(Debug)]
 pub struct ArchiveFile {
     path: PathBuf,
@@ -56,6 +59,13 @@ fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// Compression threads of an [`ArchiveFile`]'s writer: the CPUs available, at most 4.
+fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get().min(4))
+        .unwrap_or(1)
+}
+
 /// The exact first bytes every archive starts with (header entry).
 fn header_bytes() -> Result<Vec<u8>> {
     let mut v = tarhdr::build(HEADER_NAME, HEADER_JSON.len() as u64)?.to_vec();
@@ -81,6 +91,7 @@ impl ArchiveFile {
         let f = open_part(&part, true)?;
         let mut writer = ArchiveWriter::new(f)?;
         writer.set_spool_dir(Some(parent_dir(path)));
+        writer.set_threads(default_threads())?;
         Ok(ArchiveFile {
             path: path.to_path_buf(),
             writer,
@@ -153,6 +164,7 @@ impl ArchiveFile {
         let ids = entries.iter().map(|e| e.id).collect();
         let mut writer = ArchiveWriter::from_resumed(f, keep, hasher, entries)?;
         writer.set_spool_dir(Some(parent_dir(path)));
+        writer.set_threads(default_threads())?;
         Ok((
             ArchiveFile {
                 path: path.to_path_buf(),
@@ -260,11 +272,13 @@ fn try_entry<T: Read>(
 }
 
 impl<W: Write> ArchiveWriter<W> {
-    /// Flushes buffered bytes to the inner writer.
+    /// Writes blobs still compressing on worker threads, then flushes buffered bytes to the
+    /// inner writer.
     ///
     /// # Errors
     /// I/O errors.
     pub fn flush(&mut self) -> Result<()> {
+        self.drain_all()?;
         self.sink_mut().flush()?;
         Ok(())
     }

@@ -22,6 +22,7 @@ mod file;
 mod frame;
 mod id;
 mod model;
+mod pool;
 mod reader;
 mod tarhdr;
 mod wire;

@@ -216,6 +216,9 @@ fn record<'a, T: Deserialize<'a>>(
     Ok(v)
 }
 
+/// Most list elements preallocated before decoding.
+const PREALLOC: u64 = 1 << 16;
+
 /// Decodes a manifest payload. `offset` is only used in error messages (the manifest entry's data).
 pub(crate) fn decode_manifest(bytes: &[u8], limits: &Limits, offset: u64) -> Result<Manifest> {
     let mut c = Cursor {
@@ -233,7 +236,8 @@ pub(crate) fn decode_manifest(bytes: &[u8], limits: &Limits, offset: u64) -> Res
     let cap: &[u8] = c.take("capture")?;
     let k: CaptureV1 = record(cap, newer, "capture", offset)?;
     let nf = c.count("folder count", limits.max_entries)?;
-    let mut folders = Vec::with_capacity(nf as usize);
+    // Preallocate modestly: a record of a few bytes expands to a much larger `Folder`/`Item`.
+    let mut folders = Vec::with_capacity(nf.min(PREALLOC) as usize);
     for _ in 0..nf {
         let r: &[u8] = c.take("folder")?;
         let f: FolderV1 = record(r, newer, "folder", offset)?;
@@ -247,7 +251,7 @@ pub(crate) fn decode_manifest(bytes: &[u8], limits: &Limits, offset: u64) -> Res
         });
     }
     let ni = c.count("item count", limits.max_entries)?;
-    let mut items = Vec::with_capacity(ni as usize);
+    let mut items = Vec::with_capacity(ni.min(PREALLOC) as usize);
     for _ in 0..ni {
         let r: &[u8] = c.take("item")?;
         let i: ItemV1 = record(r, newer, "item", offset)?;

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::frame::{Compressor, CHUNK};
 use crate::id::{ArchiveId, BlobId};
 use crate::model::{ItemContent, Manifest};
+use crate::pool::Pool;
 use crate::tarhdr;
 use crate::wire::{self, Trailer};
 use crate::IndexEntry;
@@ -22,6 +23,8 @@ use crate::IndexEntry;
 const WRITE_BUF: usize = 1 << 20;
 /// Spools (blob input in `add_blob_reader`, compressed frames) stay in memory up to this size.
 const SPOOL_MEM: usize = 16 << 20;
+/// Larger blobs are compressed on the caller's thread (streaming, without a copy in memory).
+const POOL_MAX_BLOB: usize = 8 << 20;
 
 /// Counts, hashes and buffers every byte written to the archive.
 pub(crate) struct Sink<W: Write> {
@@ -176,6 +179,7 @@ pub struct ArchiveWriter<W: Write> {
     frame: Spool,
     spool_dir: Option<PathBuf>,
     max_blob_len: u64,
+    pool: Option<Pool>,
 }
 
 impl<W: Write> std::fmt::Debug for ArchiveWriter<W> {
@@ -238,6 +242,7 @@ impl<W: Write> ArchiveWriter<W> {
             frame: Spool::Mem(Vec::new()),
             spool_dir: None,
             max_blob_len: Limits::default().max_blob_len,
+            pool: None,
         })
     }
 
@@ -251,6 +256,10 @@ impl<W: Write> ArchiveWriter<W> {
         self.max_blob_len = max;
     }
 
+    pub(crate) fn drain_all(&mut self) -> Result<()> {
+        self.drain(true)
+    }
+
     pub(crate) fn sink_mut(&mut self) -> &mut Sink<W> {
         &mut self.sink
     }
@@ -260,7 +269,43 @@ impl<W: Write> ArchiveWriter<W> {
         &self.sink.inner
     }
 
-    /// Bytes written so far.
+    /// Compresses blobs on `threads` worker threads (1 = on the caller's thread, the default of
+    /// [`ArchiveWriter::new`]). The output bytes are the same for any thread count.
+    ///
+    /// With more than one thread, `add_blob` returns once the blob is queued; [`offset`],
+    /// [`entry`] and the inner writer see it only after it is written (at the latest on
+    /// [`ArchiveWriter::flush`] or [`ArchiveWriter::finish`]).
+    ///
+    /// [`offset`]: ArchiveWriter::offset
+    /// [`entry`]: ArchiveWriter::entry
+    ///
+    /// # Errors
+    /// Errors of blobs still in flight; thread creation failures.
+    pub fn set_threads(&mut self, threads: usize) -> Result<()> {
+        self.drain(true)?;
+        self.pool = None;
+        if threads > 1 {
+            self.pool = Some(Pool::new(threads)?);
+        }
+        Ok(())
+    }
+
+    /// Writes compressed blobs in submission order: all of them if `all`, else those done.
+    fn drain(&mut self, all: bool) -> Result<()> {
+        loop {
+            let Some(pool) = self.pool.as_mut() else {
+                return Ok(());
+            };
+            let Some(d) = pool.next(all)? else {
+                return Ok(());
+            };
+            self.reset_frame();
+            self.frame = Spool::Mem(d.frame?);
+            self.emit_frame(d.id, d.len)?;
+        }
+    }
+
+    /// Bytes written so far (blobs still compressing on worker threads are not counted).
     pub fn offset(&self) -> u64 {
         self.sink.offset
     }
@@ -273,6 +318,10 @@ impl<W: Write> ArchiveWriter<W> {
     /// True if a blob with this id is already in the archive.
     pub fn contains(&self, id: &BlobId) -> bool {
         self.blobs.contains_key(id)
+            || self
+                .pool
+                .as_ref()
+                .is_some_and(|p| p.pending.contains_key(id))
     }
 
     /// The index record of a blob already written.
@@ -303,10 +352,15 @@ impl<W: Write> ArchiveWriter<W> {
     /// I/O errors; [`Error::LimitExceeded`] above the blob size limit.
     pub fn add_blob(&mut self, data: &[u8]) -> Result<BlobId> {
         let id = BlobId::of(data);
-        if self.blobs.contains_key(&id) {
+        if self.contains(&id) {
             return Ok(id);
         }
         self.check_len(data.len() as u64)?;
+        if data.len() <= POOL_MAX_BLOB && self.pool.is_some() {
+            self.submit(id, data.to_vec())?;
+            return Ok(id);
+        }
+        self.drain(true)?;
         self.reset_frame();
         {
             let mut sw = SpoolWriter {
@@ -348,9 +402,17 @@ impl<W: Write> ArchiveWriter<W> {
             }
         }
         let id = BlobId(hasher.finalize().into());
-        if self.blobs.contains_key(&id) {
+        if self.contains(&id) {
             return Ok(id);
         }
+        if let Spool::Mem(v) = input {
+            if v.len() <= POOL_MAX_BLOB && self.pool.is_some() {
+                self.submit(id, v)?;
+                return Ok(id);
+            }
+            input = Spool::Mem(v);
+        }
+        self.drain(true)?;
         if let Spool::Mem(v) = &input {
             // Same path as add_blob, so both give identical bytes.
             self.reset_frame();
@@ -377,6 +439,13 @@ impl<W: Write> ArchiveWriter<W> {
         Ok(id)
     }
 
+    fn submit(&mut self, id: BlobId, data: Vec<u8>) -> Result<()> {
+        if let Some(pool) = self.pool.as_mut() {
+            pool.submit(id, data)?;
+        }
+        self.drain(false)
+    }
+
     fn reset_frame(&mut self) {
         match &mut self.frame {
             Spool::Mem(v) => {
@@ -395,6 +464,7 @@ impl<W: Write> ArchiveWriter<W> {
     /// corrupt fixtures (`blob-name-mismatch`, `duplicate-entry`).
     #[doc(hidden)]
     pub fn __testing_add_blob_named(&mut self, claimed: BlobId, data: &[u8]) -> Result<()> {
+        self.drain(true)?;
         self.reset_frame();
         {
             let mut sw = SpoolWriter {
@@ -414,6 +484,7 @@ impl<W: Write> ArchiveWriter<W> {
     /// Test hook, not part of the API: writes an arbitrary entry (e.g. named `../x`), not indexed.
     #[doc(hidden)]
     pub fn __testing_add_raw_entry(&mut self, name: &str, data: &[u8]) -> Result<()> {
+        self.drain(true)?;
         self.entry_with(name, data)?;
         Ok(())
     }
@@ -453,6 +524,8 @@ impl<W: Write> ArchiveWriter<W> {
     /// [`Error::InvalidManifest`] if an item names a blob not written (or with another length);
     /// I/O errors.
     pub fn finish(mut self, manifest: &Manifest) -> Result<(W, ArchiveId)> {
+        self.drain(true)?;
+        self.pool = None;
         for item in &manifest.items {
             if let ItemContent::Blob { id, len } = &item.content {
                 match self.blobs.get(id) {

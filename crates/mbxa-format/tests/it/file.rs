@@ -146,6 +146,8 @@ fn resume_stops_at_a_damaged_blob_and_rejects_foreign_files() {
     let mut ends = vec![];
     for b in &blobs {
         f.writer().add_blob(b).unwrap();
+        // With compression threads, a blob reaches the file (and `offset`) on flush.
+        f.writer().flush().unwrap();
         ends.push(f.writer().offset());
     }
     f.sync().unwrap();

@@ -203,3 +203,49 @@ impl std::io::Write for HashW<'_> {
         Ok(())
     }
 }
+
+#[test]
+fn output_does_not_depend_on_thread_count() {
+    let blobs: Vec<Vec<u8>> = (0..60)
+        .map(|i| blob_bytes(i, 500 + 9_000 * (i as usize % 7)))
+        .collect();
+    let m = Manifest {
+        source: source(),
+        capture: capture(),
+        folders: vec![],
+        items: blobs
+            .iter()
+            .enumerate()
+            .map(|(n, b)| {
+                item(
+                    n,
+                    "F",
+                    ItemContent::Blob {
+                        id: BlobId::of(b),
+                        len: b.len() as u64,
+                    },
+                )
+            })
+            .collect(),
+    };
+    let mut outputs = Vec::new();
+    for threads in [1, 2, 3] {
+        let mut w = ArchiveWriter::new(Vec::new()).unwrap();
+        w.set_threads(threads).unwrap();
+        for (n, b) in blobs.iter().enumerate() {
+            // Mix both entry points and duplicates while blobs are in flight.
+            if n % 2 == 0 {
+                w.add_blob(b).unwrap();
+            } else {
+                w.add_blob_reader(&mut &b[..]).unwrap();
+            }
+            assert!(w.contains(&BlobId::of(b)));
+            w.add_blob(b).unwrap();
+        }
+        outputs.push(w.finish(&m).unwrap().0);
+    }
+    assert!(outputs[0] == outputs[1] && outputs[1] == outputs[2]);
+    let mut r = open(&outputs[1]).unwrap();
+    assert_eq!(r.index().len(), 60);
+    r.verify_all(&mut |_| {}).unwrap();
+}
