@@ -196,7 +196,7 @@ pub struct ItemRow {
     pub id: String,
     /// Folder path.
     pub folder: String,
-    /// Item date (its `created` time for now).
+    /// Item date: submit/delivery time from the stream, else its `created` time.
     pub date: String,
     /// Graph's size.
     pub size: u64,
@@ -212,15 +212,37 @@ pub struct ItemRow {
 
 /// Builds the `ls --items` row of an item. The reader is passed so that the row can be enriched
 /// from the blob (sender, subject, delivery date) without changing callers.
-pub fn item_row(_reader: &mut ArchiveReader<File>, item: &Item, folder: &str) -> ItemRow {
+pub fn item_row(reader: &mut ArchiveReader<File>, item: &Item, folder: &str) -> ItemRow {
+    // Sender, subject and date come from a one-pass scan of the item's stream (attachment data is
+    // skipped, not kept); an unreadable blob just leaves them empty.
+    let summary = match &item.content {
+        ItemContent::Blob { id, .. } => reader
+            .blob_reader(id)
+            .ok()
+            .map(mbxa_fasttransfer::summarize),
+        ItemContent::ExportFailed { .. } => None,
+    };
+    let summary = summary.unwrap_or_default();
+    let date = summary
+        .date
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| item.created.clone());
+    let sender = summary
+        .from
+        .map(|f| match (f.name.is_empty(), f.email.is_empty()) {
+            (false, false) if f.name != f.email => format!("{} <{}>", f.name, f.email),
+            (_, false) => f.email,
+            _ => f.name,
+        });
     ItemRow {
         id: item.id.clone(),
         folder: folder.to_string(),
-        date: item.created.clone(),
+        date,
         size: item.size,
         message_class: item.message_class.clone(),
-        sender: None,
-        subject: None,
+        sender,
+        subject: summary.subject,
         export_error: match &item.content {
             ItemContent::ExportFailed { code, .. } => Some(code.clone()),
             ItemContent::Blob { .. } => None,
