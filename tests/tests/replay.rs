@@ -566,3 +566,56 @@ async fn corrupted_blob_is_refused_and_failed_exports_are_skipped() {
     assert!(!b.items.iter().any(|i| i.search_key == skipped.search_key));
     assert_eq!(b.items.len(), a.items.len() - 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_expanded_archive_target_gets_sessions_in_the_named_mailbox() {
+    let w = world(60, |c| {
+        c.faults = Faults {
+            archive_redirects: true,
+            ..Faults::default()
+        };
+    })
+    .await;
+    let ts = w.emu.tenants();
+    let arch_a = ts[0].users[0]
+        .archive_mailbox_id
+        .clone()
+        .expect("A has an archive");
+    let arch_b = ts[1].users[0]
+        .archive_mailbox_id
+        .clone()
+        .expect("B has an archive");
+    assert!(
+        !ts[1].users[0].archive_auxiliary_ids.is_empty(),
+        "B's archive has an auxiliary shard"
+    );
+    let a = w.emu.mailbox_snapshot(&arch_a);
+    assert!(
+        a.items
+            .iter()
+            .any(|i| i.folder_path.starts_with("Archive 2019")),
+        "items in folders of the auxiliary shard"
+    );
+    let archive = w.path("arch.mbxa");
+    archive_from_snapshot(&a, &archive, |_| {});
+    let mut o = ReplayOptions::new(&arch_b);
+    o.journal = Some(w.path("arch.journal"));
+    let r = w.replay(&archive, &o).await;
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert_eq!(r.imported as usize, a.items.len());
+    let stats = w.emu.stats();
+    assert!(
+        stats.faults.get("import409").copied().unwrap_or(0) > 0,
+        "409s were answered: {:?}",
+        stats.faults
+    );
+    let b = w.emu.mailbox_snapshot(&arch_b);
+    assert_each_exactly_once(&a, &b);
+    assert_eq!(keys_by_path(&a, ""), keys_by_path(&b, ""));
+    // Re-run without the journal: found by search key through the redirects, nothing imported.
+    let mut o2 = o.clone();
+    o2.journal = Some(w.path("arch2.journal"));
+    let r2 = w.replay(&archive, &o2).await;
+    assert_eq!(r2.imported, 0, "{:?}", r2.failed);
+    assert_eq!(r2.found_by_search_key as usize, a.items.len());
+}
