@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use mbxa_fasttransfer::tags::prop_name;
 use mbxa_fasttransfer::{
-    guid_to_string, parse_detailed, Attachment, Limits, Message, NamedKind, PropKey, PropValue,
-    Property,
+    guid_to_string, parse_detailed, parse_reader, Attachment, Limits, Message, NamedKind, PropKey,
+    PropValue, Property,
 };
 use mbxa_format::{ArchiveReader, Item, ItemContent, Manifest};
 use serde_json::{json, Value};
@@ -438,9 +438,14 @@ fn unique_name(
     }
 }
 
-/// Writes `data` to `dir/name` atomically: temp file in the same directory, fsync, rename, fsync
-/// the directory. Mode 0600 on unix (the file holds mail).
-fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> anyhow::Result<()> {
+/// Writes `dir/name` atomically: `fill` writes a temp file in the same directory, then fsync,
+/// rename, fsync the directory. Mode 0600 on unix (the file holds mail). On error the temp file is
+/// removed and no file appears under the final name.
+fn write_atomic(
+    dir: &Path,
+    name: &str,
+    fill: impl FnOnce(&mut fs::File) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let tmp = dir.join(format!(".{}.mbxa-tmp-{}", name, std::process::id()));
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
@@ -453,7 +458,7 @@ fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> anyhow::Result<()> {
         let mut f = opts
             .open(&tmp)
             .with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(data)?;
+        fill(&mut f)?;
         f.sync_all()?;
         drop(f);
         let fin = dir.join(name);
@@ -552,24 +557,37 @@ pub fn extract(args: ExtractArgs, out: &Output) -> anyhow::Result<Outcome> {
                 continue;
             }
         };
-        let bytes = match reader.read_blob(&blob) {
-            Ok(b) => b,
-            Err(e) => {
-                fail(&mut failed, format!("reading blob {blob}: {e}"));
-                continue;
+        // Items are streamed from the archive: a 150 MB attachment is never held as both the
+        // blob and its parsed value, and `raw` never holds the item at all.
+        let (subject, date, eml) = match args.format {
+            ExtractFormat::Raw => {
+                let summary = match reader.blob_reader(&blob) {
+                    Ok(r) => mbxa_fasttransfer::summarize(r),
+                    Err(e) => {
+                        fail(&mut failed, format!("reading blob {blob}: {e}"));
+                        continue;
+                    }
+                };
+                (summary.subject, summary.date, None)
             }
-        };
-        let summary = mbxa_fasttransfer::summarize(&bytes[..]);
-        let data = match args.format {
-            ExtractFormat::Raw => bytes,
             ExtractFormat::Eml => {
-                let parsed = parse_detailed(&bytes, Limits::default());
+                let parsed = match reader.blob_reader(&blob) {
+                    Ok(r) => parse_reader(r, Limits::default()),
+                    Err(e) => {
+                        fail(&mut failed, format!("reading blob {blob}: {e}"));
+                        continue;
+                    }
+                };
                 if let Some(e) = parsed.error {
                     fail(&mut failed, format!("FastTransfer stream: {e}"));
                     continue;
                 }
                 match mbxa_fasttransfer::eml::to_eml(&parsed.message) {
-                    Ok(e) => e,
+                    Ok(e) => (
+                        parsed.message.full_subject(),
+                        parsed.message.date(),
+                        Some(e),
+                    ),
                     Err(e) => {
                         fail(&mut failed, format!(".eml conversion: {e}"));
                         continue;
@@ -577,18 +595,33 @@ pub fn extract(args: ExtractArgs, out: &Output) -> anyhow::Result<Outcome> {
                 }
             }
         };
-        let date = summary
-            .date
+        let date = date
             .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
             .map(|d| d.format("%Y-%m-%d %H%M%S ").to_string())
             .unwrap_or_default();
-        let subject = summary.subject.as_deref().unwrap_or("(no subject)");
+        let subject = subject.as_deref().unwrap_or("(no subject)");
         let base = safe_component(&format!("{date}{subject}"), 120);
         let name = unique_name(&mut used, &dir, &base, ext);
         if created.insert(dir.clone()) {
             fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        write_atomic(&dir, &name, &data)?;
+        let res = match &eml {
+            Some(data) => write_atomic(&dir, &name, |f| Ok(f.write_all(data)?)),
+            None => write_atomic(&dir, &name, |f| {
+                let mut r = reader.blob_reader(&blob)?;
+                std::io::copy(&mut r, f)?;
+                Ok(())
+            }),
+        };
+        if let Err(e) = res {
+            if eml.is_some() {
+                // The disk, not the item, failed: stop.
+                return Err(e.context(format!("writing {}", dir.join(&name).display())));
+            }
+            // A raw copy fails on a damaged blob (length or hash mismatch at its end).
+            fail(&mut failed, format!("copying blob {blob}: {e:#}"));
+            continue;
+        }
         written.push(json!({"id": item.id, "path": dir.join(&name)}));
     }
     if out.is_json() {
