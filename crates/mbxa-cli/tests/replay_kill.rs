@@ -231,3 +231,96 @@ fn sigkill_at_random_points_never_imports_twice() {
     }
     rt.block_on(emu.shutdown());
 }
+
+/// The command-line contract around the same machinery: `--dry-run --json` plans without
+/// changing anything (exit 0), a corrupted blob makes the run exit 1 listing the item, and a
+/// missing target is a usage error (exit 2).
+#[test]
+fn dry_run_exit_codes_and_json() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut cfg = EmulatorConfig::generated(29, 1, 20);
+    cfg.tenants.push(TenantSpec::generated(29, 1, 1, 0));
+    let emu = rt.block_on(Emulator::start(cfg)).expect("emulator starts");
+    let ts = emu.tenants();
+    let (ta, tb) = (&ts[0], &ts[1]);
+    let a = emu.mailbox_snapshot(&ta.users[0].primary_mailbox_id);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = dir.path().join("a.mbxa");
+    archive_from_snapshot(&a, &archive);
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, &tb.client_secret).expect("secret file");
+
+    let base = |extra: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mbxa"));
+        c.arg("replay")
+            .arg(&archive)
+            .args(["--tenant", &tb.tenant_id])
+            .args(["--client-id", &tb.client_id])
+            .arg("--client-secret-file")
+            .arg(&secret)
+            .args(["--graph-url", &emu.graph_url()])
+            .args(["--login-url", &emu.login_url()])
+            .arg("--journal")
+            .arg(dir.path().join("j"))
+            .args(extra)
+            .env_remove("MBXA_CLIENT_SECRET")
+            .env_remove("MBXA_CLIENT_CERT");
+        c.output().expect("mbxa runs")
+    };
+
+    // No target mailbox: usage error.
+    let out = base(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Dry run by --user: a plan, nothing imported.
+    let out = base(&["--user", &tb.users[0].upn, "--dry-run", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json plan");
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(plan["imported"].as_u64(), Some(a.items.len() as u64));
+    assert_eq!(emu.stats().imports, 0);
+    assert!(
+        !dir.path().join("j").exists(),
+        "a dry run writes no journal"
+    );
+
+    // Damage one stored blob: the run completes, lists it, exits 1.
+    let victim = {
+        let r = mbxa_format::ArchiveReader::open_path(&archive).expect("open");
+        let it = r.manifest().items[2].clone();
+        let ItemContent::Blob { id, .. } = &it.content else {
+            panic!("blob expected")
+        };
+        let e = r.lookup(id).expect("indexed");
+        (it.id.clone(), e.offset + e.stored_len / 2)
+    };
+    let mut bytes = std::fs::read(&archive).expect("read");
+    bytes[victim.1 as usize] ^= 0x5A;
+    std::fs::write(&archive, &bytes).expect("write");
+    let out = base(&["--mailbox", &tb.users[0].primary_mailbox_id]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("failed: 1"), "{text}");
+    assert!(text.contains(&victim.0), "{text}");
+    assert_eq!(emu.stats().imports as usize, a.items.len() - 1);
+    rt.block_on(emu.shutdown());
+}
