@@ -41,6 +41,8 @@ pub(crate) fn cert_key(pem_text: &str) -> Result<CertKey, String> {
         .ok_or("no CERTIFICATE block")?;
     let der = cert.contents();
     let x5t = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha1::digest(der));
+    let x5t_s256 =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(der));
     let (cert_body, _) = der_seq(der).ok_or("certificate is not a DER sequence")?;
     let (tbs, _) = der_seq(cert_body).ok_or("no tbsCertificate")?;
     let mut rest = tbs;
@@ -61,6 +63,7 @@ pub(crate) fn cert_key(pem_text: &str) -> Result<CertKey, String> {
     }
     Ok(CertKey {
         x5t,
+        x5t_s256,
         pkcs1: bits[1..].to_vec(),
     })
 }
@@ -245,13 +248,16 @@ fn check_assertion(
             "Invalid JWT token. Unsupported key for the signing algorithm.",
         ));
     }
-    let Some(x5t) = header.x5t.as_deref() else {
-        return Err(bad(
+    let key = match (header.x5t.as_deref(), header.x5t_s256.as_deref()) {
+        (Some(t), _) => tenant.certs.iter().find(|c| c.x5t == t),
+        (None, Some(t)) => tenant.certs.iter().find(|c| c.x5t_s256 == t),
+        (None, None) => return Err(bad(
             700027,
             "Client assertion contains an invalid signature. [Reason - The key used is not found.]",
-        ));
+        )),
     };
-    let Some(key) = tenant.certs.iter().find(|c| c.x5t == x5t) else {
+    let Some(key) = key else {
+        let x5t = header.x5t.or(header.x5t_s256).unwrap_or_default();
         return Err(bad(700027, &format!("Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client: '{x5t}']")));
     };
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);

@@ -22,7 +22,7 @@
 //!
 //! | route | answers | paging | auth |
 //! |---|---|---|---|
-//! | `POST /{tenant}/oauth2/v2.0/token` | 200 `{token_type,expires_in,ext_expires_in,access_token}`; AAD error shape (`error`, `error_description` "AADSTS…", `error_codes`, …) on 400/401 | – | form: `client_secret` (or HTTP Basic) or `client_assertion` (RS256 JWT, `x5t` = base64url SHA-1 of a registered cert; `aud` = this endpoint's URL or `https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token`; `iss` = `sub` = client id; `exp` in the future); `scope` must end in `/.default`; `{tenant}` is the tenant id or domain |
+//! | `POST /{tenant}/oauth2/v2.0/token` | 200 `{token_type,expires_in,ext_expires_in,access_token}`; AAD error shape (`error`, `error_description` "AADSTS…", `error_codes`, …) on 400/401 | – | form: `client_secret` (or HTTP Basic) or `client_assertion` (RS256 JWT, `x5t` = base64url SHA-1 (or `x5t#S256` = SHA-256) thumbprint of a registered cert; `aud` = this endpoint's URL or `https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token`; `iss` = `sub` = client id; `exp` in the future); `scope` must end in `/.default`; `{tenant}` is the tenant id or domain |
 //! | `GET /users/{upn}/settings/exchange` | `primaryMailboxId` (+ beta `inPlaceArchiveMailboxId`, `id`) | – | bearer |
 //! | `GET …/mailboxes/{mbx}/folders` | IPM root's children (all descendants with `list_folders_recursive`) | `$top` (default 10, max 1000) + `$skip`, `@odata.nextLink` re-encodes the query (`%24skip=N`); `$filter` on `type`/`displayName`/`wellKnownName`; `$count`; `$select`; `$expand` of `String 0x3001`, `Boolean 0x10F4` | bearer |
 //! | `POST …/folders`, `POST …/folders/{id}/childFolders` | 201; `displayName` and `type` required (400), duplicate sibling name 409 `ErrorFolderExists` | – | bearer |
@@ -273,7 +273,7 @@ impl Emulator {
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(3)) => {}
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
                         _ = rx.changed() => return,
                     }
                     if shared

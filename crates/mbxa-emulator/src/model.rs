@@ -68,6 +68,9 @@ pub enum MailboxKind {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct CertKey {
     pub x5t: String,
+    /// `x5t#S256`: base64url SHA-256 thumbprint (newer clients send this instead).
+    #[serde(default)]
+    pub x5t_s256: String,
     pub pkcs1: Vec<u8>,
 }
 

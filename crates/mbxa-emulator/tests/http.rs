@@ -365,6 +365,18 @@ async fn token_endpoint_client_assertion() {
         (s.as_u16(), v["error_codes"][0].as_u64()),
         (401, Some(700027))
     );
+    // `x5t#S256` instead of `x5t`.
+    {
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        h.x5t_s256 = Some(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(<sha2::Sha256 as sha2::Digest>::digest(&der)),
+        );
+        let start = pem_text.find("-----BEGIN PRIVATE KEY-----").unwrap();
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem_text.as_bytes()[start..]).unwrap();
+        let r = post(jsonwebtoken::encode(&h, &c2, &key).unwrap()).await;
+        assert_eq!(r.0, 200, "{}", r.1);
+    }
     // Tampered signature.
     let mut jwt = assertion(&pem_text, &x5t, &c2);
     let last = jwt.pop().unwrap();
