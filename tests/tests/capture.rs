@@ -238,7 +238,12 @@ async fn incremental_exports_only_changes_and_equals_a_fresh_capture() {
     let ra = capture(&client, opts(&mbx, &a)).await;
     let before = emu.mailbox_snapshot(&mbx);
     let ev = emu.evolve(&mbx, 11, 40);
-    assert!(!ev.added.is_empty() && !ev.deleted.is_empty() && !ev.edited.is_empty());
+    assert!(
+        !ev.added.is_empty()
+            && !ev.deleted.is_empty()
+            && !ev.edited.is_empty()
+            && !ev.moved.is_empty()
+    );
     emu.reset_stats();
     let rb = capture(&client, opts(&mbx, &b).base(&a)).await;
     let snap = emu.mailbox_snapshot(&mbx);
@@ -268,6 +273,19 @@ async fn incremental_exports_only_changes_and_equals_a_fresh_capture() {
     assert_eq!(rb.exported as usize, changed.len());
     assert_eq!(rb.copied as usize, snap.items.len() - changed.len());
     assert!(rb.copied > 0);
+    // Moved items (same id, new folder) reuse their blob and sit in their new folder.
+    for (id, _, to) in &ev.moved {
+        if let Some(it) = mb.items.iter().find(|i| &i.id == id) {
+            assert_eq!(&it.folder_id, to);
+            if !ev.edited.contains(id) {
+                assert_eq!(
+                    stats.exports_of(id),
+                    0,
+                    "moved item {id} was copied, not exported"
+                );
+            }
+        }
+    }
     // Deleted items dropped out.
     assert!(ev
         .deleted
@@ -449,7 +467,7 @@ async fn interrupted_capture_resumes_without_re_exporting_committed_items() {
         .filter(|i| stats.exports_of(&i.id) > 1)
         .count();
     assert!(snap.items.iter().all(|i| stats.exports_of(&i.id) <= 2));
-    // Re-exported at most what was in flight: (4 calls + 8 queued batches) × 20 ids.
+    // Re-exported at most what was not yet journaled: (4 calls + 4 queued + 4 in the writer) × 20.
     assert!(twice <= 12 * 20, "{twice} items exported twice");
     assert!(
         (r.exported as usize) < snap.items.len(),

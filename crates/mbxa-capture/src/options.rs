@@ -57,7 +57,7 @@ impl CaptureOptions {
             concurrency: 4,
             list_concurrency: 2,
             batch_size: MAX_BATCH,
-            queue_batches: 8,
+            queue_batches: 4,
             item_retries: 2,
             tool_version: concat!("mbxa ", env!("CARGO_PKG_VERSION")).to_string(),
         }

@@ -147,12 +147,97 @@ fn sigkill_at_random_points_then_rerun_completes_without_double_exports() {
         let max = stats.exports.values().copied().max().unwrap_or(0);
         assert!(max <= 2, "run {run}: an item was exported {max} times");
         let twice = stats.exports.values().filter(|&&n| n == 2).count();
-        // At most the batches in flight at the kill: (4 calls + 8 queued) × 20 ids.
+        // At most what was not yet journaled: (4 calls + 4 queued + 4 in the writer) × 20 ids.
         assert!(twice <= 240, "run {run}: {twice} items exported twice");
     }
     assert!(
         interrupted >= 10,
         "only {interrupted} runs were interrupted mid-capture"
     );
+    rt.block_on(emu.shutdown());
+}
+
+#[test]
+fn mailboxes_json_progress_and_bad_folder_exit_codes() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let emu = rt
+        .block_on(Emulator::start(EmulatorConfig::generated(4, 1, 40)))
+        .unwrap();
+    let t = emu.tenants().remove(0);
+    let u = &t.users[0];
+    let dir = Dir::new("cli");
+
+    let o = Command::new(env!("CARGO_BIN_EXE_mbxa"))
+        .args([
+            "mailboxes",
+            "--user",
+            &u.upn,
+            "--json",
+            "--graph-url",
+            &emu.graph_url(),
+            "--login-url",
+            &emu.login_url(),
+        ])
+        .env("MBXA_TENANT_ID", &t.tenant_id)
+        .env("MBXA_CLIENT_ID", &t.client_id)
+        .env("MBXA_CLIENT_SECRET", &t.client_secret)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["primary_mailbox_id"], u.primary_mailbox_id.as_str());
+    assert_eq!(
+        v["archive_mailbox_id"],
+        u.archive_mailbox_id.as_deref().unwrap()
+    );
+
+    // --user --archive with JSON Lines progress on stderr.
+    let out = dir.0.join("arch.mbxa");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mbxa"));
+    c.args(["capture", "--user", &u.upn, "--archive", "-o"])
+        .arg(&out)
+        .args([
+            "--progress",
+            "json",
+            "--graph-url",
+            &emu.graph_url(),
+            "--login-url",
+            &emu.login_url(),
+        ])
+        .env("MBXA_TENANT_ID", &t.tenant_id)
+        .env("MBXA_CLIENT_ID", &t.client_id)
+        .env("MBXA_CLIENT_SECRET", &t.client_secret);
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(events.first().unwrap()["event"], "started");
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "finished");
+    let n = emu
+        .mailbox_snapshot(u.archive_mailbox_id.as_deref().unwrap())
+        .items
+        .len();
+    assert_eq!(last["items_done"], n);
+    let m = ArchiveReader::open_path(&out).unwrap().manifest().clone();
+    assert_eq!(m.source.kind, mbxa_format::MailboxKind::Archive);
+    assert_eq!(m.source.user, u.upn);
+    assert_eq!(m.source.tenant_id, t.tenant_id);
+
+    // A folder that does not exist: exit 2, nothing written.
+    let bad = dir.0.join("bad.mbxa");
+    let o = mbxa(&emu, &t, &u.primary_mailbox_id, &bad)
+        .args(["--folder", "No/Such"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("No/Such"));
+    assert!(!bad.exists());
     rt.block_on(emu.shutdown());
 }
