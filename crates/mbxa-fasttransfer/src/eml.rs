@@ -258,6 +258,9 @@ fn build(msg: &Message, depth: usize) -> Result<mail_builder::MessageBuilder<'st
         n: 0,
     };
     let mut b = mail_builder::MessageBuilder::new();
+    for (name, value) in trace_headers(msg) {
+        b = b.header(name, Raw::new(value));
+    }
 
     let from = msg.from();
     if let Some(f) = from.clone() {
@@ -389,6 +392,54 @@ fn build(msg: &Message, depth: usize) -> Result<mail_builder::MessageBuilder<'st
         MimePart::new(bnd.next("mixed"), BodyPart::Multipart(parts))
     };
     Ok(b.body(root))
+}
+
+/// Trace headers worth replaying from PidTagTransportMessageHeaders (received mail): the MIME
+/// structure and addressing headers are rebuilt from properties, but where the mail came from is
+/// only recorded there. Values are unfolded; at most 100 headers of 4 KiB are taken.
+pub fn trace_headers(msg: &Message) -> Vec<(&'static str, String)> {
+    const KEEP: [&str; 4] = [
+        "Return-Path",
+        "Received",
+        "Authentication-Results",
+        "Received-SPF",
+    ];
+    let Some(block) = msg.transport_headers() else {
+        return Vec::new();
+    };
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    let mut cur: Option<(&'static str, String)> = None;
+    let flush = |cur: &mut Option<(&'static str, String)>,
+                 out: &mut Vec<(&'static str, String)>| {
+        if let Some((n, v)) = cur.take() {
+            let v: String = v.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+            if out.len() < 100 && v.len() <= 4096 && !v.trim().is_empty() {
+                out.push((n, v.trim().to_string()));
+            }
+        }
+    };
+    for line in block.split('\n') {
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() {
+            // End of the header block.
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, v)) = cur.as_mut() {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        flush(&mut cur, &mut out);
+        if let Some((name, value)) = line.split_once(':') {
+            if let Some(k) = KEEP.iter().find(|k| k.eq_ignore_ascii_case(name.trim())) {
+                cur = Some((k, value.to_string()));
+            }
+        }
+    }
+    flush(&mut cur, &mut out);
+    out
 }
 
 /// Bodies from Exchange use CRLF already; make bare LFs CRLF so 7-bit output is canonical.

@@ -184,3 +184,88 @@ fn minimal_item_still_makes_a_valid_eml() {
     assert!(m.message_id().is_some());
     assert_eq!(m.date().unwrap().to_timestamp(), 0);
 }
+
+/// A one-off entry id (MS-OXCDATA 2.2.5.1), Unicode flavour.
+fn one_off(name: &str, email: &str) -> Vec<u8> {
+    let mut e = vec![0, 0, 0, 0];
+    e.extend_from_slice(&[
+        0x81, 0x2B, 0x1F, 0xA4, 0xBE, 0xA3, 0x10, 0x19, 0x9D, 0x6E, 0x00, 0xDD, 0x01, 0x0F, 0x54,
+        0x02,
+    ]);
+    e.extend_from_slice(&[0, 0, 0x00, 0x80]); // version 0, flags MAPI_UNICODE
+    for s in [name, "SMTP", email] {
+        for u in s.encode_utf16() {
+            e.extend_from_slice(&u.to_le_bytes());
+        }
+        e.extend_from_slice(&[0, 0]);
+    }
+    e
+}
+
+#[test]
+fn reply_to_from_one_off_entry_list() {
+    let a = one_off("Help Desk", "help@example.com");
+    let b = one_off("Ops", "ops@example.com");
+    let mut list = Vec::new();
+    list.extend_from_slice(&2u32.to_le_bytes());
+    list.extend_from_slice(&0u32.to_le_bytes());
+    for e in [&a, &b] {
+        list.extend_from_slice(&(e.len() as u32).to_le_bytes());
+        list.extend_from_slice(e);
+        while list.len() % 4 != 0 {
+            list.push(0);
+        }
+    }
+    let msg = MessageBuilder::new("IPM.Note")
+        .from("Ann", "ann@example.com")
+        .property(0x004F_0102, PropValue::Binary(list))
+        .body_text("x");
+    let bytes = to_eml(&parse(&msg.build()).unwrap()).unwrap();
+    let m = parse_eml(&bytes);
+    let rt: Vec<_> = m
+        .reply_to()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.address())
+        .collect();
+    assert_eq!(rt, ["help@example.com", "ops@example.com"]);
+    assert_eq!(
+        m.reply_to().unwrap().first().unwrap().name(),
+        Some("Help Desk")
+    );
+}
+
+#[test]
+fn html_body_is_preferred_over_rtf_and_plain_bodies_are_kept() {
+    let b = MessageBuilder::new("IPM.Note")
+        .body_text("plain")
+        .rtf_compressed(&rtf::compress_mela(br"{\rtf1\fromtext ignored}"));
+    let bytes = to_eml(&parse(&b.build()).unwrap()).unwrap();
+    let m = parse_eml(&bytes);
+    assert_eq!(crlf(&m.body_text(0).unwrap()), "plain");
+    assert!(!String::from_utf8_lossy(&bytes).contains("ignored"));
+}
+
+#[test]
+fn trace_headers_are_replayed_from_transport_headers() {
+    let headers = "Received: from mx1.example.net (10.0.0.1) by\r\n mbx.example.com; Tue, 14 Nov 2023 22:13:19 +0000\r\n\
+Received: from client by mx1.example.net; Tue, 14 Nov 2023 22:13:18 +0000\r\n\
+Authentication-Results: spf=pass smtp.mailfrom=example.net\r\n\
+DKIM-Signature: v=1; a=rsa-sha256; b=abc\r\n\
+Subject: ignored, rebuilt from properties\r\n\r\nbody";
+    let b = MessageBuilder::new("IPM.Note")
+        .subject("Real subject")
+        .property(0x007D_001F, PropValue::String(headers.into()))
+        .body_text("x");
+    let bytes = to_eml(&parse(&b.build()).unwrap()).unwrap();
+    // Unfold (the writer folds long header lines) before comparing.
+    let raw = String::from_utf8_lossy(&bytes).replace("\r\n ", " ");
+    assert!(raw.starts_with(
+        "Received: from mx1.example.net (10.0.0.1) by mbx.example.com; Tue, 14 Nov 2023 22:13:19 +0000\r\n"
+    ));
+    assert_eq!(raw.matches("\r\nReceived: ").count(), 1);
+    assert!(raw.contains("Authentication-Results: spf=pass smtp.mailfrom=example.net\r\n"));
+    assert!(!raw.contains("DKIM-Signature"));
+    let m = parse_eml(&bytes);
+    assert_eq!(m.subject(), Some("Real subject"));
+}
