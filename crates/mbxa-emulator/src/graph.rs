@@ -261,6 +261,94 @@ pub(crate) async fn graph(shared: &Arc<Shared>, ctx: &Ctx, kill: &Notify) -> Res
     maybe_truncate(shared, resp).await
 }
 
+/// `POST /{ver}/$batch`: JSON batching. Up to 20 requests, run one after another (so a batch
+/// never exceeds the concurrency limit), each exactly like a standalone request with the outer
+/// `Authorization` header; `dependsOn` is accepted and needs nothing more since order is kept.
+pub(crate) async fn batch(shared: &Arc<Shared>, ctx: &Ctx, kill: &Notify) -> Resp {
+    bump_route(shared, "POST $batch");
+    if ctx.method != Method::POST {
+        return graph_error(
+            shared,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BadRequest",
+            "The HTTP method is not allowed for this resource.",
+        );
+    }
+    let bad = |msg: &str| graph_error(shared, StatusCode::BAD_REQUEST, "BadRequest", msg);
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&ctx.body) else {
+        return bad("Invalid batch payload format.");
+    };
+    let Some(Value::Array(reqs)) = get_ci(&body, "requests") else {
+        return bad("Invalid batch payload format.");
+    };
+    if reqs.len() > 20 {
+        return bad("Number of batch requests exceeds limit 20.");
+    }
+    let ver = ctx.segs[0].clone();
+    let mut responses = Vec::new();
+    for r in reqs {
+        let s = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
+        let (Some(id), Some(method), Some(url)) = (s("id"), s("method"), s("url")) else {
+            return bad("Each batch request needs id, method and url.");
+        };
+        let Ok(method) = Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
+            return bad("Invalid method in a batch request.");
+        };
+        let url = url.trim_start_matches('/');
+        let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        let (segs, raw) = crate::http::split_path(&format!("/{ver}/{path}"));
+        let mut headers = http::HeaderMap::new();
+        if let Some(a) = ctx.headers.get(http::header::AUTHORIZATION) {
+            headers.insert(http::header::AUTHORIZATION, a.clone());
+        }
+        if let Some(Value::Object(h)) = r.get("headers") {
+            for (k, v) in h {
+                if let (Ok(name), Some(Ok(val))) = (
+                    http::HeaderName::from_bytes(k.as_bytes()),
+                    v.as_str().map(HeaderValue::from_str),
+                ) {
+                    headers.insert(name, val);
+                }
+            }
+        }
+        let sub = Ctx {
+            method,
+            segs,
+            raw,
+            query: url::form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+            raw_query: (!query.is_empty()).then(|| query.to_string()),
+            headers,
+            body: r
+                .get("body")
+                .map(|b| bytes::Bytes::from(serde_json::to_vec(b).unwrap_or_default()))
+                .unwrap_or_default(),
+        };
+        let resp = Box::pin(graph(shared, &sub, kill)).await;
+        let status = resp.status().as_u16();
+        let mut hdrs = Map::new();
+        for (k, v) in resp.headers() {
+            if let Ok(v) = v.to_str() {
+                if k != http::header::CONTENT_LENGTH {
+                    hdrs.insert(k.as_str().to_string(), json!(v));
+                }
+            }
+        }
+        let (status, body) = match axum::body::to_bytes(resp.into_body(), usize::MAX).await {
+            Ok(b) if b.is_empty() => (status, Value::Null),
+            Ok(b) => (status, serde_json::from_slice(&b).unwrap_or(Value::Null)),
+            // A truncated sub-response: the batch reports it as a server error.
+            Err(_) => (
+                500,
+                json!({"error": {"code": "generalException", "message": "The response was interrupted."}}),
+            ),
+        };
+        responses.push(json!({"id": id, "status": status, "headers": hdrs, "body": body}));
+    }
+    json_response(StatusCode::OK, &json!({ "responses": responses }))
+}
+
 /// Applies the limits; on refusal answers the 429.
 fn admit(
     shared: &Shared,

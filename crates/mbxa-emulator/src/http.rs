@@ -66,7 +66,7 @@ impl Ctx {
     }
 }
 
-fn split_path(path: &str) -> (Vec<String>, Vec<String>) {
+pub(crate) fn split_path(path: &str) -> (Vec<String>, Vec<String>) {
     let mut segs = Vec::new();
     let mut raw = Vec::new();
     for r in path.split('/').filter(|s| !s.is_empty()) {
@@ -141,6 +141,9 @@ pub(crate) async fn handle(
     }
     if first == "api" {
         return crate::graph::import(&shared, &ctx, &kill).await;
+    }
+    if (first == "beta" || first == "v1.0") && ctx.segs.len() == 2 && ctx.segs[1] == "$batch" {
+        return crate::graph::batch(&shared, &ctx, &kill).await;
     }
     if first == "beta" || first == "v1.0" {
         return crate::graph::graph(&shared, &ctx, &kill).await;

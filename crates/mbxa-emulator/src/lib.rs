@@ -36,6 +36,7 @@
 //! | `POST …/mailboxes/{mbx}/exportItems` | 200 `value` in input order, `{itemId, changeKey, data}` (`data` last) or `{itemId, error:{code,message}}` | ≤ 20 ids | bearer |
 //! | `POST …/mailboxes/{mbx}/createImportSession` | 200 `{importUrl, expirationDateTime}` (7 fractional digits); body ignored | – | bearer |
 //! | `POST /api/{gbeta,gv1.0}/Mailboxes('{mbx}')/importItem?authtoken=…` | 200 `{itemId, changeKey}` | – | `authtoken` in the URL; an `Authorization` header is ignored |
+//! | `POST /{beta,v1.0}/$batch` | 200 `{responses:[{id,status,headers,body}]}`; ≤ 20 requests (400 above), run in order, each like a standalone request (same limits, faults and errors) | – | outer bearer, copied to each request |
 //! | `/_emulator/…` | admin: `GET stats`, `POST stats/reset`, `GET tenants`, `GET/PUT faults` (JSON or `--faults` text), `GET/PUT limits`, `POST clock/advance?seconds=N`, `POST tokens/expire`, `POST sessions/expire`, `POST delta/expire`, `POST save`, `GET mailboxes/{id}/snapshot`, `GET mailboxes/{id}/items/{item}/data`, `POST mailboxes/{id}/items/{item}/protect`, `POST mailboxes/{id}/evolve?seed=S&changes=N`, `POST mailboxes/{id}/delta/expire` | – | none |
 //!
 //! Errors use the Graph envelope `{"error":{"code","message","innerError":{"date","request-id",

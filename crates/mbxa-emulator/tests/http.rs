@@ -1180,6 +1180,48 @@ async fn import_session_create_update_and_errors() {
     assert!(v["importUrl"].as_str().unwrap().contains("/api/gv1.0/"));
 }
 
+#[tokio::test]
+async fn json_batch_runs_exports_and_reports_per_request_status() {
+    let t = start(small_config(17)).await;
+    let mbx = t.primary();
+    let snap = t.emu.mailbox_snapshot(&mbx);
+    let ids: Vec<&str> = snap.items.iter().take(2).map(|i| i.id.as_str()).collect();
+    let path = format!("/admin/exchange/mailboxes/{mbx}/exportItems");
+    let (s, v) = t
+        .post(
+            &format!("{}/$batch", t.emu.graph_url()),
+            json!({"requests": [
+                {"id": "1", "method": "POST", "url": path, "headers": {"Content-Type": "application/json"}, "body": {"itemIds": [ids[0]]}},
+                {"id": "2", "method": "POST", "url": path, "dependsOn": ["1"], "body": {"itemIds": [ids[1]]}},
+                {"id": "3", "method": "GET", "url": format!("/admin/exchange/mailboxes/{mbx}/folders/nope!")},
+            ]}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let rs = v["responses"].as_array().unwrap();
+    assert_eq!(rs.len(), 3);
+    for (k, id) in ids.iter().enumerate() {
+        assert_eq!(rs[k]["status"], 200);
+        let data = B64
+            .decode(rs[k]["body"]["value"][0]["data"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(data, snap.item(id).unwrap().data.as_ref());
+    }
+    assert_eq!(rs[2]["status"], 400);
+    assert_eq!(rs[2]["body"]["error"]["code"], "ErrorInvalidIdMalformed");
+    let many: Vec<Value> = (0..21)
+        .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users/x/settings/exchange"}))
+        .collect();
+    let (s, _) = t
+        .post(
+            &format!("{}/$batch", t.emu.graph_url()),
+            json!({ "requests": many }),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(t.emu.stats().route("POST $batch"), 2);
+}
+
 // ---------------------------------------------------------------- throttling
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
