@@ -269,3 +269,14 @@ Subject: ignored, rebuilt from properties\r\n\r\nbody";
     let m = parse_eml(&bytes);
     assert_eq!(m.subject(), Some("Real subject"));
 }
+
+#[test]
+fn extreme_dates_do_not_break_conversion() {
+    for ft in [1u64, 0x7FFF_FFFF_FFFF_FFFE, 116_444_736_000_000_000 - 1] {
+        let b = MessageBuilder::new("IPM.Note")
+            .property(0x0039_0040, PropValue::SysTime(ft))
+            .body_text("x");
+        let bytes = to_eml(&parse(&b.build()).unwrap()).unwrap();
+        assert!(parse_eml(&bytes).date().is_some());
+    }
+}
