@@ -162,3 +162,46 @@ fn print_connection(emu: &Emulator, out: &Output) -> anyhow::Result<()> {
     out.line(&format!("Inspect: curl {}/_emulator/stats", emu.base_url()));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: super::EmulatorArgs,
+    }
+
+    #[test]
+    fn flags_parse_and_specs_are_checked() {
+        let w = Wrap::parse_from([
+            "x",
+            "--listen",
+            "127.0.0.1:0",
+            "--mailboxes",
+            "3",
+            "--items",
+            "500",
+            "--latency-ms",
+            "20",
+            "--throttle",
+            "concurrency=2",
+            "--faults",
+            "throttle=0.1x2,archive",
+        ]);
+        assert_eq!(w.args.mailboxes, 3);
+        assert_eq!(w.args.items, 500);
+        assert!(w
+            .args
+            .throttle
+            .unwrap()
+            .parse::<mbxa_emulator::Limits>()
+            .is_ok());
+        let f: mbxa_emulator::Faults = w.args.faults.unwrap().parse().unwrap();
+        assert!(f.archive_redirects);
+        let out = crate::output::Output::new(true, true, crate::output::ProgressMode::None);
+        let bad = Wrap::parse_from(["x", "--faults", "nonsense"]);
+        assert!(super::emulator(bad.args, &out).is_err());
+    }
+}
