@@ -231,7 +231,7 @@ pub(crate) async fn graph(shared: &Arc<Shared>, ctx: &Ctx, kill: &Notify) -> Res
     } else {
         0
     };
-    let _slot = match admit(shared, &tok.client_id, &key, upload, now) {
+    let slot = match admit(shared, &tok.client_id, &key, upload, now) {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -258,7 +258,7 @@ pub(crate) async fn graph(shared: &Arc<Shared>, ctx: &Ctx, kill: &Notify) -> Res
             env.run(op)
         }
     };
-    maybe_truncate(shared, resp).await
+    hold_slot(maybe_truncate(shared, resp).await, slot)
 }
 
 /// `POST /{ver}/$batch`: JSON batching. Up to 20 requests, run one after another (so a batch
@@ -435,6 +435,27 @@ async fn inject(shared: &Shared, client: &str, key: &str, kill: &Notify) -> Opti
         ));
     }
     None
+}
+
+/// Keeps the concurrency slot until the body has been sent (a big export occupies its slot
+/// while it streams, as on the real service).
+fn hold_slot(resp: Resp, slot: crate::limits::Slot) -> Resp {
+    use axum::body::HttpBody;
+    use futures::StreamExt;
+    let (mut parts, body) = resp.into_parts();
+    let Some(n) = body.size_hint().exact().filter(|n| *n > 0) else {
+        return Response::from_parts(parts, body);
+    };
+    if !parts.headers.contains_key(http::header::CONTENT_LENGTH) {
+        parts
+            .headers
+            .insert(http::header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
+    let stream = body.into_data_stream().map(move |chunk| {
+        let _held = &slot;
+        chunk
+    });
+    Response::from_parts(parts, Body::from_stream(stream))
 }
 
 /// Truncation fault: send half the body, then fail the stream so the connection closes.
@@ -1952,7 +1973,7 @@ pub(crate) async fn import(shared: &Arc<Shared>, ctx: &Ctx, kill: &Notify) -> Re
     if !mbx_id.eq_ignore_ascii_case(&ctx.segs[3]) {
         return unauthorized("The import session token is not valid for this mailbox.");
     }
-    let _slot = match admit(shared, &sess.client_id, &mbx_id, ctx.body.len() as u64, now) {
+    let slot = match admit(shared, &sess.client_id, &mbx_id, ctx.body.len() as u64, now) {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -1964,7 +1985,7 @@ pub(crate) async fn import(shared: &Arc<Shared>, ctx: &Ctx, kill: &Notify) -> Re
         tokio::time::sleep(latency).await;
     }
     let resp = import_item(shared, ctx, &sess, &l[1], now);
-    maybe_truncate(shared, resp).await
+    hold_slot(maybe_truncate(shared, resp).await, slot)
 }
 
 fn import_item(shared: &Shared, ctx: &Ctx, sess: &ImportSessionRec, gver: &str, now: i64) -> Resp {

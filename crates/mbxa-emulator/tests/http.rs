@@ -1269,6 +1269,54 @@ async fn concurrency_limit_answers_429_application_throttled() {
     assert_eq!(st.throttled_by["concurrency"], throttled);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streaming_export_keeps_its_concurrency_slot() {
+    let mut cfg = small_config(18);
+    cfg.limits = "concurrency=1".parse().unwrap();
+    let t = start(cfg).await;
+    let mbx = t.primary();
+    // A 20 MB item: its export body (27 MB of base64) cannot sit in socket buffers.
+    let big: Vec<u8> = (0..20_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let data = mbxa_fasttransfer::MessageBuilder::new("IPM.Note")
+        .subject("big")
+        .search_key(&[7; 16])
+        .attachment("big.bin", "application/octet-stream", &big)
+        .build();
+    let (_, sess) = t
+        .post(&format!("{}/createImportSession", t.mbx(&mbx)), json!({}))
+        .await;
+    let r =
+        t.c.post(sess["importUrl"].as_str().unwrap())
+            .json(&json!({"FolderId": "inbox", "Mode": "create", "Data": B64.encode(&data)}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 200);
+    let id = r.json::<Value>().await.unwrap()["itemId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pending =
+        t.c.post(format!("{}/exportItems", t.mbx(&mbx)))
+            .bearer_auth(&t.token)
+            .json(&json!({"itemIds": [id]}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(pending.status(), 200);
+    // Headers are in, the body is not read: the slot is still taken.
+    let (s, v) = t.get(&format!("{}/folders", t.mbx(&mbx))).await;
+    assert_eq!((s.as_u16(), code(&v)), (429, "ApplicationThrottled"));
+    let body: Value = pending.json().await.unwrap();
+    assert_eq!(
+        B64.decode(body["value"][0]["data"].as_str().unwrap())
+            .unwrap(),
+        data
+    );
+}
+
 #[tokio::test]
 async fn request_and_upload_budgets() {
     let mut cfg = small_config(10);
