@@ -54,7 +54,8 @@
 //! `Retry-After` = seconds until the oldest request leaves the window), 150 MB of POST/PATCH
 //! bodies per 5 minutes, imports included (429 "…IncomingBytes limit.", `Retry-After` = seconds
 //! until enough bytes leave the window; fractional values are sent as such, e.g. `2.128`).
-//! Throttled requests do not count. Injected 429 bursts use code `TooManyRequests`. An archive's
+//! Throttled requests do not count. A request holds its concurrency slot until its response
+//! body has been sent, so a slowly read export still occupies it. Injected 429 bursts use code `TooManyRequests`. An archive's
 //! auxiliary shard is a separate mailbox for limits.
 //!
 //! # Faults
