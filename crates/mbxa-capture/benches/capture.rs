@@ -65,7 +65,7 @@ fn child() {
         .enumerate()
         .map(|(i, m)| CaptureOptions::new(m, dir.join(format!("b{i}.mbxa"))))
         .collect();
-    let n = jobs.len();
+    let n = job["parallel"].as_u64().map_or(jobs.len(), |p| p as usize);
     let t0 = Instant::now();
     let results = rt.block_on(mbxa_capture::capture_mailboxes(&client, jobs, n, progress));
     let secs = t0.elapsed().as_secs_f64();
@@ -93,6 +93,7 @@ fn child() {
 fn scenario(
     rt: &tokio::runtime::Runtime,
     mailboxes: usize,
+    parallel: usize,
     items: usize,
     latency: Duration,
 ) -> String {
@@ -121,6 +122,7 @@ fn scenario(
     let job = serde_json::json!({
         "graph_url": emu.graph_url(), "login_url": emu.login_url(), "tenant": t.tenant_id,
         "client": t.client_id, "secret": t.client_secret, "mailboxes": ids, "dir": dir,
+        "parallel": parallel,
     });
     let mut c = Command::new(std::env::current_exe().unwrap())
         .arg("child")
@@ -141,11 +143,11 @@ fn scenario(
     assert_eq!(got, total);
     let secs = r["secs"].as_f64().unwrap();
     let export_secs = r["export_secs"].as_f64().unwrap();
-    let ceiling = mailboxes as f64 * 4.0 * 20.0 / latency.as_secs_f64();
+    let ceiling = parallel as f64 * 4.0 * 20.0 / latency.as_secs_f64();
     let rate = got as f64 / secs;
     let xrate = got as f64 / export_secs;
     format!(
-        "| {mailboxes} | {got} | {:.1} MB | {secs:.2} s | {rate:.0} | {xrate:.0} | {ceiling:.0} | {:.0}% | {:.0}% | {lists} / {exports} | {} | {:.1} MB |",
+        "| {mailboxes} ({parallel} at once) | {got} | {:.1} MB | {secs:.2} s | {rate:.0} | {xrate:.0} | {ceiling:.0} | {:.0}% | {:.0}% | {lists} / {exports} | {} | {:.1} MB |",
         r["bytes"].as_f64().unwrap() / 1e6,
         100.0 * rate / ceiling,
         100.0 * xrate / ceiling,
@@ -175,12 +177,13 @@ fn main() {
     println!("latency {latency_ms} ms per call");
     println!("| mailboxes | items | bytes | wall | items/s | items/s (export phase) | ceiling | % (wall) | % (export) | calls list / export | retries | peak RSS |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    let runs: &[(usize, usize)] = if quick {
-        &[(1, 500), (4, 200)]
+    // (mailboxes, captured at once, items per mailbox)
+    let runs: &[(usize, usize, usize)] = if quick {
+        &[(1, 1, 500), (4, 4, 200)]
     } else {
-        &[(1, 2000), (1, 8000), (50, 400)]
+        &[(1, 1, 2000), (1, 1, 8000), (50, 50, 400), (50, 10, 400)]
     };
-    for &(m, n) in runs {
-        println!("{}", scenario(&rt, m, n, latency));
+    for &(m, p, n) in runs {
+        println!("{}", scenario(&rt, m, p, n, latency));
     }
 }

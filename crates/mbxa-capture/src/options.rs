@@ -25,8 +25,10 @@ pub struct CaptureOptions {
     pub base: Option<PathBuf>,
     /// Display-name paths (`Inbox/Projects`) whose subtrees to capture; empty = every folder.
     pub folders: Vec<String>,
-    /// `exportItems` calls in flight for this mailbox (Graph allows 4 concurrent requests per
-    /// app and mailbox; the client's limiter enforces that too).
+    /// Export batches in progress for this mailbox: waiting for, in, or handing over from an
+    /// `exportItems` call. Graph allows 4 concurrent requests per app and mailbox and the
+    /// client's limiter enforces that; a few more batches than 4 keep those 4 slots busy while
+    /// finished batches are decoded and handed to the writer.
     pub concurrency: usize,
     /// Folders whose items are listed at the same time (listing shares the mailbox's
     /// in-flight limit with the exports).
@@ -44,7 +46,7 @@ pub struct CaptureOptions {
 }
 
 impl CaptureOptions {
-    /// Defaults for capturing `mailbox_id` into `output`: every folder, 4 calls × 20 ids.
+    /// Defaults for capturing `mailbox_id` into `output`: every folder, 6 batches × 20 ids.
     pub fn new(mailbox_id: impl Into<String>, output: impl Into<PathBuf>) -> Self {
         CaptureOptions {
             mailbox_id: mailbox_id.into(),
@@ -54,7 +56,7 @@ impl CaptureOptions {
             output: output.into(),
             base: None,
             folders: Vec::new(),
-            concurrency: 4,
+            concurrency: 6,
             list_concurrency: 2,
             batch_size: MAX_BATCH,
             queue_batches: 4,
