@@ -4,12 +4,14 @@
 
 use libfuzzer_sys::fuzz_target;
 use mbxa_fasttransfer::{
-    encode_message, eml::to_eml, parse, parse_partial, summarize, EncodeOptions,
+    encode_message, eml::to_eml, parse, parse_partial, parse_salvage, summarize, EncodeOptions,
+    Limits,
 };
 
 fuzz_target!(|data: &[u8]| {
     let (msg, _err) = parse_partial(data);
     let _ = summarize(data);
+    let _ = parse_salvage(data, Limits::default());
     let _ = to_eml(&msg);
     // Re-encoding a partial tree and parsing it again must be lossless.
     let bytes = encode_message(&msg, &EncodeOptions::default());

@@ -383,6 +383,34 @@ impl<R: Read> Lexer<R> {
         }
     }
 
+    /// Salvage after an error (§6 rule 8): scans forward from the current position for the next
+    /// `NewAttach`, `EndAttach`, `StartRecip` or `EndToRecip` marker and resumes there. Returns the
+    /// stream offset it resumed at, or `None` if no such marker follows (or the source failed).
+    pub fn resync(&mut self) -> Option<u64> {
+        const TARGETS: [u32; 4] = [
+            marker::NEW_ATTACH,
+            marker::END_ATTACH,
+            marker::START_RECIP,
+            marker::END_TO_RECIP,
+        ];
+        loop {
+            while self.avail() >= 4 {
+                let b = &self.buf[self.start..self.start + 4];
+                let v = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                if TARGETS.contains(&v) {
+                    self.state = State::Idle;
+                    return Some(self.pos);
+                }
+                self.start += 1;
+                self.pos += 1;
+            }
+            match self.refill() {
+                Ok(true) => {}
+                _ => return None,
+            }
+        }
+    }
+
     /// The next event, `Ok(None)` at the end of the stream. After an error, returns `Ok(None)`.
     pub fn next_event(&mut self) -> Result<Option<Event<'_>>, ParseError> {
         match self.state {

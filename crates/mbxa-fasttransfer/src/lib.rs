@@ -22,7 +22,8 @@
 //! * `MetaTagDnPrefix`, `MetaTagFXDelProp`, `MetaTagEcWarning`, `MetaTagNewFXFolder` and
 //!   `MetaTagIdsetGiven` are dropped from the tree; every other property is kept, with its wire type.
 //! * Duplicate properties on one object keep the last value in the first one's position.
-//! * No salvage mode: an unknown property type stops parsing with a partial result.
+//! * An unknown property type stops [`parse`] with a partial result; [`parse_salvage`] instead
+//!   skips to the next recipient/attachment marker (§6 rule 8) and records a warning.
 //!
 //! No I/O beyond `std::io::Read`.
 
@@ -47,7 +48,9 @@ pub use message::{
     Recipient, RecipientKind,
 };
 pub use summary::{summarize, Summary};
-pub use tree::{parse, parse_detailed, parse_partial, parse_reader, Parsed, Warning, WarningKind};
+pub use tree::{
+    parse, parse_detailed, parse_partial, parse_reader, parse_salvage, Parsed, Warning, WarningKind,
+};
 pub use value::{
     guid_from_str, guid_to_string, psets, ptype, NamedKind, PropKey, PropTag, PropValue, Property,
 };

@@ -37,6 +37,14 @@ pub enum WarningKind {
     },
     /// An object was closed implicitly (its end marker was missing).
     ImplicitClose(&'static str),
+    /// Salvage mode skipped undecodable bytes after this error, resuming at the next
+    /// recipient/attachment marker.
+    Salvaged {
+        /// The error that would have stopped a normal parse.
+        error: ParseError,
+        /// Input (blob) offset where parsing resumed.
+        resumed_at: u64,
+    },
 }
 
 /// Everything `parse_detailed` learned about a blob.
@@ -358,9 +366,54 @@ pub fn parse_detailed(bytes: &[u8], limits: Limits) -> Parsed {
 /// Parses a blob read from `r`. Values are accumulated as they stream in; nothing is allocated
 /// ahead of the bytes actually read.
 pub fn parse_reader<R: Read>(r: R, limits: Limits) -> Parsed {
+    parse_reader_with(r, limits, false)
+}
+
+/// Salvage-mode parse (§6 rule 8): on an unknown property type, a bad named-property kind or an
+/// over-limit length, skip forward to the next recipient/attachment marker and go on, recording a
+/// [`WarningKind::Salvaged`] warning. Only truncation (and source errors) end it early. Salvaged
+/// content after the skip may be misattributed; use it to recover what can be recovered.
+pub fn parse_salvage(bytes: &[u8], limits: Limits) -> Parsed {
+    parse_reader_with(bytes, limits, true)
+}
+
+fn salvageable(k: &ParseErrorKind) -> bool {
+    matches!(
+        k,
+        ParseErrorKind::UnknownType { .. }
+            | ParseErrorKind::BadNamedKind { .. }
+            | ParseErrorKind::NameTooLong { .. }
+            | ParseErrorKind::ValueTooLong { .. }
+            | ParseErrorKind::TooManyValues { .. }
+    )
+}
+
+fn parse_reader_with<R: Read>(r: R, limits: Limits, salvage: bool) -> Parsed {
     let mut lexer = Lexer::new(r, limits.clone());
     let mut tb = TreeBuilder::new(limits);
-    let error = drive(&mut lexer, &mut tb).err();
+    let mut error = drive(&mut lexer, &mut tb).err();
+    let mut rounds = 0;
+    while salvage && rounds < 10_000 {
+        let Some(e) = error.take() else { break };
+        if !salvageable(&e.kind) {
+            error = Some(e);
+            break;
+        }
+        let Some(at) = lexer.resync() else {
+            error = Some(e);
+            break;
+        };
+        let resumed_at = lexer.blob_offset(at);
+        tb.warn(
+            e.offset,
+            WarningKind::Salvaged {
+                error: e,
+                resumed_at,
+            },
+        );
+        error = drive(&mut lexer, &mut tb).err();
+        rounds += 1;
+    }
     let framed = lexer.is_framed();
     let end = lexer.stream_offset();
     let end_blob = lexer.blob_offset(end);

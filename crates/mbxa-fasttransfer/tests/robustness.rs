@@ -794,3 +794,40 @@ fn encode_of_parsed_golden_like_tree_round_trips() {
     );
     assert_eq!(parse(&bare).unwrap(), m);
 }
+
+// Rule 8, salvage mode: skip to the next recipient/attachment marker and keep going.
+#[test]
+fn rule08_salvage_mode_resumes_at_next_marker() {
+    let s = S::default()
+        .class()
+        .u32(0x1234_00FD) // PtypRestriction: size unknowable
+        .raw(&[0xAA; 37])
+        .u32(marker::START_RECIP)
+        .str_prop(0x3001_84B0, "Bob")
+        .u32(marker::END_TO_RECIP)
+        .u32(marker::NEW_ATTACH)
+        .str_prop(0x3707_84B0, "a.txt")
+        .u32(marker::END_ATTACH);
+    let strict = parse_partial(&s.0);
+    assert!(strict.1.is_some());
+    assert!(strict.0.recipients.is_empty());
+    let p = mbxa_fasttransfer::parse_salvage(&s.0, Limits::default());
+    assert!(p.error.is_none(), "{:?}", p.error);
+    assert_eq!(p.message.message_class(), Some("IPM.Note"));
+    assert_eq!(p.message.recipients[0].name(), Some("Bob"));
+    assert_eq!(p.message.attachments[0].filename(), Some("a.txt"));
+    match &p.warnings[0].kind {
+        WarningKind::Salvaged { error, resumed_at } => {
+            assert_eq!(error.offset, 26);
+            assert_eq!(*resumed_at, 26 + 4 + 37);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nothing to resume at: the original error stands.
+    let dead = S::default().class().u32(0x1234_00FD).raw(&[0xAA; 8]);
+    let p = mbxa_fasttransfer::parse_salvage(&dead.0, Limits::default());
+    assert!(matches!(
+        p.error.unwrap().kind,
+        ParseErrorKind::UnknownType { .. }
+    ));
+}
