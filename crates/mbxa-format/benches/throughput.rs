@@ -118,8 +118,9 @@ fn item(i: usize, id: BlobId, len: u64) -> Item {
     }
 }
 
-fn write_archive(pool: &[u8], sizes: &[usize], out: impl Write) -> (u64, Manifest) {
+fn write_archive(pool: &[u8], sizes: &[usize], threads: usize, out: impl Write) -> (u64, Manifest) {
     let mut w = ArchiveWriter::new(out).unwrap();
+    w.set_threads(threads).unwrap();
     let mut buf = Vec::new();
     let mut items = Vec::with_capacity(sizes.len());
     let mut total = 0u64;
@@ -187,7 +188,7 @@ fn bench(c: &mut Criterion) {
     let total: u64 = sizes.iter().map(|&s| s as u64).sum();
 
     // Memory figures (printed once).
-    let (_, m) = write_archive(&pool, &sizes[..sizes.len().min(1000)], std::io::sink());
+    let (_, m) = write_archive(&pool, &sizes[..sizes.len().min(1000)], 1, std::io::sink());
     let per_item = m.items.iter().map(item_bytes).sum::<usize>() / m.items.len().max(1);
     eprintln!(
         "manifest memory: ~{per_item} B/item in memory (Graph-sized ids); writer index: {} B/blob + hash-map overhead",
@@ -198,15 +199,18 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("mbxa-format");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(total));
-    g.bench_function(format!("write {} blobs", sizes.len()), |b| {
-        b.iter(|| write_archive(&pool, &sizes, std::io::sink()))
-    });
+    for threads in [1, 2] {
+        g.bench_function(format!("write {} blobs, {threads} thread(s)", sizes.len()), |b| {
+            b.iter(|| write_archive(&pool, &sizes, threads, std::io::sink()))
+        });
+    }
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench.mbxa");
     write_archive(
         &pool,
         &sizes,
+        2,
         std::io::BufWriter::new(std::fs::File::create(&path).unwrap()),
     );
     eprintln!(
