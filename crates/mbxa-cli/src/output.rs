@@ -30,7 +30,12 @@ impl Output {
     pub fn new(json: bool, quiet: bool, progress: ProgressMode) -> Self {
         let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             && std::io::stderr().is_terminal();
-        Self { json, quiet, progress, color }
+        Self {
+            json,
+            quiet,
+            progress,
+            color,
+        }
     }
 
     /// True when `--json` was given: commands print one JSON document via [`Output::json`].
