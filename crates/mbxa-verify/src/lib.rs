@@ -257,8 +257,45 @@ impl Read for RangeReader<'_> {
     }
 }
 
+/// Frames up to this size are read whole into a per-thread buffer; larger ones are streamed.
+const SMALL_FRAME: u64 = 4 << 20;
+
+/// Per-thread buffers reused across blobs (no per-blob allocation of large buffers).
+#[derive(Default)]
+struct Scratch {
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+/// Decodes exactly one zstd frame from `src` into `sink`; `left` says how many input bytes
+/// remain after the frame (must be none).
+fn decode_frame<B: std::io::BufRead>(
+    src: B,
+    out: &mut Vec<u8>,
+    sink: &mut dyn FnMut(&[u8]) -> std::result::Result<(), String>,
+    left: impl Fn(&B) -> u64,
+) -> std::result::Result<(), String> {
+    let mut dec = zstd::stream::read::Decoder::with_buffer(src)
+        .map_err(|e| e.to_string())?
+        .single_frame();
+    out.resize(128 * 1024, 0);
+    loop {
+        let n = dec.read(out).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        sink(&out[..n])?;
+    }
+    let src = dec.finish();
+    match left(&src) {
+        0 => Ok(()),
+        n => Err(format!("{n} bytes after the end of the zstd frame")),
+    }
+}
+
 /// Checks one blob: tar header, frame (streamed: decode + hash), padding; optionally parses it.
 fn check_blob(
+    scratch: &mut Scratch,
     file: &File,
     e: &IndexEntry,
     deep: bool,
@@ -292,44 +329,51 @@ fn check_blob(
         ));
     }
     // 2. The frame: one zstd frame exactly filling stored_len, decoding to len bytes named id.
-    let range = RangeReader {
-        file,
-        pos: e.offset,
-        end: e.offset + e.stored_len,
-    };
     let mut hasher = Sha256::new();
     let mut count = 0u64;
     let mut keep: Option<Vec<u8>> = deep.then(|| Vec::with_capacity(e.len.min(64 << 20) as usize));
-    let decoded = (|| -> std::result::Result<(), String> {
-        let br = BufReader::with_capacity(256 * 1024, range);
-        let mut dec = zstd::stream::read::Decoder::with_buffer(br)
-            .map_err(|e| e.to_string())?
-            .single_frame();
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = dec.read(&mut buf).map_err(|e| e.to_string())?;
-            if n == 0 {
-                break;
-            }
-            count += n as u64;
-            if count > e.len {
-                return Err(format!(
-                    "decodes to more than the {} bytes the index says",
-                    e.len
-                ));
-            }
-            hasher.update(&buf[..n]);
-            if let Some(k) = keep.as_mut() {
-                k.extend_from_slice(&buf[..n]);
-            }
+    let mut sink = |buf: &[u8]| -> std::result::Result<(), String> {
+        count += buf.len() as u64;
+        if count > e.len {
+            return Err(format!(
+                "decodes to more than the {} bytes the index says",
+                e.len
+            ));
         }
-        let br = dec.finish();
-        let left = br.buffer().len() as u64 + (br.get_ref().end - br.get_ref().pos);
-        if left != 0 {
-            return Err(format!("{left} bytes after the end of the zstd frame"));
+        hasher.update(buf);
+        if let Some(k) = keep.as_mut() {
+            k.extend_from_slice(buf);
         }
         Ok(())
-    })();
+    };
+    let decoded = if e.stored_len <= SMALL_FRAME {
+        // Small frames (most mail): one positioned read into the thread's buffer.
+        scratch.input.resize(e.stored_len as usize, 0);
+        match read_exact_at(file, &mut scratch.input, e.offset) {
+            Ok(()) => decode_frame(
+                &scratch.input[..],
+                &mut scratch.output,
+                &mut sink,
+                |rest: &&[u8]| rest.len() as u64,
+            ),
+            Err(err) => Err(format!("cannot read the frame: {err}")),
+        }
+    } else {
+        let range = RangeReader {
+            file,
+            pos: e.offset,
+            end: e.offset + e.stored_len,
+        };
+        let br = BufReader::with_capacity(1 << 20, range);
+        decode_frame(
+            br,
+            &mut scratch.output,
+            &mut sink,
+            |br: &BufReader<RangeReader<'_>>| {
+                br.buffer().len() as u64 + (br.get_ref().end - br.get_ref().pos)
+            },
+        )
+    };
     match decoded {
         Err(msg) => out.push(problem(
             ProblemKind::BlobCorrupt,
@@ -508,11 +552,12 @@ pub fn verify_archive(
         || {
             entries
                 .par_iter()
-                .flat_map_iter(|e| {
-                    let p = check_blob(&file, e, opts.deep, &items, &parsed);
+                .map_init(Scratch::default, |scratch, e| {
+                    let p = check_blob(scratch, &file, e, opts.deep, &items, &parsed);
                     tick(done.fetch_add(e.stored_len, Ordering::Relaxed) + e.stored_len);
                     p
                 })
+                .flatten_iter()
                 .collect::<Vec<Problem>>()
         },
     );

@@ -277,3 +277,31 @@ fn format_fixtures() {
         other => panic!("unknown-version: {other:?}"),
     }
 }
+
+#[test]
+fn large_frames_are_streamed_and_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("big.mbxa");
+    let mut rng = mbxa_vault::synth::Rng::new(9);
+    let big: Vec<u8> = (0..5 << 20).map(|_| rng.next_u64() as u8).collect();
+    let mut w = ArchiveWriter::new(std::fs::File::create(&p).unwrap()).unwrap();
+    let id = w.add_blob(&big).unwrap();
+    w.finish(&manifest(vec![item("big", id, big.len())]))
+        .unwrap();
+    let r = run(&p, false).unwrap();
+    assert!(r.is_intact(), "{:?}", r.problems);
+    let e = mbxa_format::ArchiveReader::open_path(&p)
+        .unwrap()
+        .entries_in_file_order()[0];
+    assert!(e.stored_len > 4 << 20, "frame must take the streaming path");
+    let mut b = std::fs::read(&p).unwrap();
+    b[(e.offset + e.stored_len - 100) as usize] ^= 0x04;
+    std::fs::write(&p, &b).unwrap();
+    let r = run(&p, false).unwrap();
+    assert!(
+        r.problems.iter().any(|x| x.offset == e.offset
+            && matches!(x.kind, ProblemKind::BlobCorrupt | ProblemKind::BlobDigest)),
+        "{:?}",
+        r.problems
+    );
+}
