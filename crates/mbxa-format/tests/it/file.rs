@@ -175,3 +175,30 @@ fn resume_stops_at_a_damaged_blob_and_rejects_foreign_files() {
     assert!(kept.is_empty());
     drop(f);
 }
+
+/// A crash between the final fsync and the rename leaves a complete archive under `.part`:
+/// resume keeps every blob and drops manifest, index and trailer; an unfinished `.part` does not
+/// open as an archive.
+#[test]
+fn resume_of_a_finished_part_and_open_of_an_unfinished_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.mbxa");
+    let blobs: Vec<Vec<u8>> = (0..4).map(|i| blob_bytes(i, 2500)).collect();
+    let (complete, _, _) = write_archive(&blobs);
+    std::fs::write(ArchiveFile::part_path(&p), &complete).unwrap();
+    let (mut f, kept) = ArchiveFile::resume(&p).unwrap();
+    assert_eq!(kept.len(), 4);
+    f.sync().unwrap();
+    let part = std::fs::read(ArchiveFile::part_path(&p)).unwrap();
+    assert!(matches!(
+        ArchiveReader::open(std::io::Cursor::new(&part)),
+        Err(Error::Truncated { .. })
+    ));
+    // Exactly the header entry and the blob entries remain.
+    let mut w = ArchiveWriter::new(Vec::new()).unwrap();
+    for b in &blobs {
+        w.add_blob(b).unwrap();
+    }
+    assert_eq!(part.len() as u64, w.offset());
+    assert_eq!(&part[..], &complete[..part.len()]);
+}
