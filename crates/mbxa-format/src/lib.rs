@@ -10,9 +10,23 @@
 //! - [`Manifest`] and its parts are domain types; their byte form lives in the private `wire`
 //!   module only.
 //!
-//! Choices the spec leaves to the implementation: zstd level 3, single-threaded, input fed in
-//! 128 KiB chunks (so the same bytes always give the same frame); tar headers are built by hand
-//! (not with the `tar` crate) so every byte is the spec's.
+//! ```ignore
+//! use mbxa_format::*;
+//! let mut f = ArchiveFile::create(Path::new("out.mbxa"))?;          // writes out.mbxa.part
+//! let id = f.writer().add_blob(&exported_bytes)?;                     // dedups by SHA-256
+//! f.sync()?;                                                          // durable: resume keeps it
+//! let archive_id = f.finish(&manifest)?;                              // out.mbxa appears
+//!
+//! let mut r = ArchiveReader::open_path(Path::new("out.mbxa"))?;      // trailer, index, manifest
+//! let bytes = r.read_blob(&id)?;                                      // hash-checked
+//! r.verify_all(&mut |_entry| {})?;                                    // every byte, one pass
+//! ```
+//!
+//! Choices the spec leaves to the implementation: zstd level 3 without zstd's own
+//! multithreading, input fed in 128 KiB chunks (so the same bytes always give the same frame);
+//! whole blobs may be compressed on worker threads ([`ArchiveWriter::set_threads`]) and are
+//! written in the order they were added, so the output does not depend on the thread count; tar
+//! headers are built by hand (not with the `tar` crate) so every byte is the spec's.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![deny(missing_docs)]
 
