@@ -467,8 +467,9 @@ async fn interrupted_capture_resumes_without_re_exporting_committed_items() {
         .filter(|i| stats.exports_of(&i.id) > 1)
         .count();
     assert!(snap.items.iter().all(|i| stats.exports_of(&i.id) <= 2));
-    // Re-exported at most what was not yet journaled: (4 calls + 4 queued + 4 in the writer) × 20.
-    assert!(twice <= 12 * 20, "{twice} items exported twice");
+    // Re-exported at most what was not yet journaled: (6 batches in progress + 4 queued + 4 in
+    // the writer) × 20 ids.
+    assert!(twice <= 14 * 20, "{twice} items exported twice");
     assert!(
         (r.exported as usize) < snap.items.len(),
         "the resumed run skipped committed items"
