@@ -263,8 +263,106 @@ pub struct Scan {
     pub problems: Vec<ScanProblem>,
 }
 
-/// Reads a pack front to back: its digest, and every chunk decompressed and hashed.
+/// Packs up to this size are scanned in memory with chunks decoded in parallel.
+const IN_MEMORY_SCAN: u64 = 256 << 20;
+
+/// Reads a pack: its digest, and every chunk decompressed and hashed (in parallel).
 pub fn scan(path: &Path, pack: &Hash) -> Result<Scan> {
+    let len = std::fs::metadata(path).ctx(path)?.len();
+    if len > IN_MEMORY_SCAN {
+        return scan_streaming(path, pack);
+    }
+    let b = std::fs::read(path).ctx(path)?;
+    let (digest, (good, problems)) = rayon::join(|| sha256(&b), || scan_bytes(&b, pack));
+    Ok(Scan {
+        digest,
+        len: b.len() as u64,
+        good,
+        problems,
+    })
+}
+
+/// Parses the entries of an in-memory pack and decodes them in parallel.
+fn scan_bytes(b: &[u8], pack: &Hash) -> (Vec<PackedChunk>, Vec<ScanProblem>) {
+    use rayon::prelude::*;
+    let mut problems = Vec::new();
+    if b.len() < 8 || &b[..8] != PACK_MAGIC {
+        problems.push(ScanProblem {
+            offset: 0,
+            chunk: None,
+            detail: "bad pack magic".into(),
+        });
+        return (Vec::new(), problems);
+    }
+    let mut entries = Vec::new();
+    let mut pos = 8usize;
+    while pos < b.len() {
+        let h = match b.get(pos..pos + ENTRY_HEADER as usize) {
+            Some(h) => h,
+            None => {
+                problems.push(ScanProblem {
+                    offset: pos as u64,
+                    chunk: None,
+                    detail: "truncated entry header".into(),
+                });
+                break;
+            }
+        };
+        let mut id = [0u8; 32];
+        id.copy_from_slice(&h[4..36]);
+        let raw_len = u32::from_le_bytes([h[36], h[37], h[38], h[39]]);
+        let stored_len = u32::from_le_bytes([h[40], h[41], h[42], h[43]]);
+        if &h[..4] != ENTRY_MAGIC || stored_len > MAX_CHUNK || raw_len > MAX_CHUNK {
+            problems.push(ScanProblem {
+                offset: pos as u64,
+                chunk: Some(id),
+                detail: "bad entry header; the rest of the pack cannot be parsed".into(),
+            });
+            break;
+        }
+        let start = pos + ENTRY_HEADER as usize;
+        let Some(stored) = b.get(start..start + stored_len as usize) else {
+            problems.push(ScanProblem {
+                offset: pos as u64,
+                chunk: Some(id),
+                detail: "truncated chunk".into(),
+            });
+            break;
+        };
+        entries.push((pos, id, raw_len, stored_len, stored));
+        pos = start + stored_len as usize;
+    }
+    let results: Vec<std::result::Result<PackedChunk, ScanProblem>> = entries
+        .par_iter()
+        .map(|&(pos, id, raw_len, stored_len, stored)| {
+            let bad = |detail: String| ScanProblem {
+                offset: pos as u64,
+                chunk: Some(id),
+                detail,
+            };
+            decode_chunk(pack, pos as u64, &id, raw_len, stored).map_err(|e| bad(e.to_string()))?;
+            let offset = u32::try_from(pos).map_err(|_| bad("offset beyond 4 GiB".into()))?;
+            Ok(PackedChunk {
+                id,
+                offset,
+                stored_len,
+                raw_len,
+            })
+        })
+        .collect();
+    let mut good = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(c) => good.push(c),
+            Err(p) => problems.push(p),
+        }
+    }
+    problems.sort_by_key(|p| p.offset);
+    (good, problems)
+}
+
+/// [`scan`] for very large packs: one pass, bounded memory.
+fn scan_streaming(path: &Path, pack: &Hash) -> Result<Scan> {
     let f = File::open(path).ctx(path)?;
     let len = f.metadata().ctx(path)?.len();
     let mut r = BufReader::with_capacity(1 << 20, f);
@@ -395,11 +493,12 @@ mod tests {
         let at = entries[1].offset as usize + ENTRY_HEADER as usize + 3;
         bytes[at] ^= 0x40;
         std::fs::write(&p, &bytes).unwrap();
-        let s = scan(&p, &id).unwrap();
-        assert_ne!(s.digest, id);
-        assert_eq!(s.good.len(), 1);
-        assert_eq!(s.problems.len(), 1);
-        assert_eq!(s.problems[0].offset, u64::from(entries[1].offset));
+        for s in [scan(&p, &id).unwrap(), scan_streaming(&p, &id).unwrap()] {
+            assert_ne!(s.digest, id);
+            assert_eq!(s.good.len(), 1);
+            assert_eq!(s.problems.len(), 1);
+            assert_eq!(s.problems[0].offset, u64::from(entries[1].offset));
+        }
         let f = File::open(&p).unwrap();
         assert!(read_chunk(&f, &id, &entries[1]).is_err());
     }

@@ -92,9 +92,11 @@ fn round_trip_dedupe_forget_prune() {
     let again = v.add(&archives[..1], &no_progress).unwrap();
     assert!(again[0].1.as_ref().unwrap().already_stored);
 
-    let report = v.verify(&|_| {}).unwrap();
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
-    assert_eq!(report.archives_ok, 4);
+    for full in [false, true] {
+        let report = v.verify_with(full, &|_| {}).unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert_eq!(report.archives_ok, 4);
+    }
 
     // The dedupe report agrees with what the vault stored, roughly.
     let dd = mbxa_vault::dedupe(&archives, &no_progress).unwrap();

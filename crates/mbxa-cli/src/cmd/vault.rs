@@ -49,6 +49,9 @@ pub enum VaultCommand {
     Verify {
         /// The vault directory.
         vault: PathBuf,
+        /// Also re-create every archive in full and compare its SHA-256 (slower).
+        #[arg(long)]
+        full: bool,
     },
     /// Drop archives from the vault; `prune` then frees the data only they needed.
     Forget {
@@ -179,9 +182,9 @@ pub fn vault(cmd: VaultCommand, out: &Output) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Ok)
         }
-        VaultCommand::Verify { vault } => {
+        VaultCommand::Verify { vault, full } => {
             let v = mbxa_vault::Vault::open(&vault)?;
-            let r = v.verify(&|msg| out.info(msg))?;
+            let r = v.verify_with(full, &|msg| out.info(msg))?;
             if out.is_json() {
                 out.json(&r)?;
             } else {
