@@ -286,3 +286,17 @@ fn each_corrupt_fixture_is_rejected_with_its_own_error() {
         }
     }
 }
+
+/// Damage that leaves the tar structure intact is invisible to tar: GNU tar still lists those
+/// corrupt fixtures from `mbxa.json` to `trailer.bin` (only mbxa's digests catch them).
+#[test]
+fn gnu_tar_lists_the_structurally_intact_corrupt_fixtures() {
+    for (name, _, _, _) in corrupt() {
+        if matches!(name, "truncated.mbxa" | "flip-tar-header.mbxa") {
+            continue;
+        }
+        let names = crate::external::tar_lists("tar", &dir().join("corrupt").join(name));
+        assert_eq!(names.first().map(String::as_str), Some(HEADER_NAME), "{name}");
+        assert_eq!(names.last().map(String::as_str), Some(TRAILER_NAME), "{name}");
+    }
+}
