@@ -296,7 +296,15 @@ fn gnu_tar_lists_the_structurally_intact_corrupt_fixtures() {
             continue;
         }
         let names = crate::external::tar_lists("tar", &dir().join("corrupt").join(name));
-        assert_eq!(names.first().map(String::as_str), Some(HEADER_NAME), "{name}");
-        assert_eq!(names.last().map(String::as_str), Some(TRAILER_NAME), "{name}");
+        assert_eq!(
+            names.first().map(String::as_str),
+            Some(HEADER_NAME),
+            "{name}"
+        );
+        assert_eq!(
+            names.last().map(String::as_str),
+            Some(TRAILER_NAME),
+            "{name}"
+        );
     }
 }
