@@ -531,3 +531,95 @@ async fn several_mailboxes_at_once() {
     }
     emu.shutdown().await;
 }
+
+/// A scripted Graph with one folder of two items, one of which Graph refuses to export: the
+/// emulator has no permanent per-item failure, so this is the only way to see one.
+async fn refusing_graph() -> (String, tokio::task::JoinHandle<()>) {
+    use axum::body::Bytes;
+    use axum::http::{Method, Uri};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let b2 = base.clone();
+    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
+        let base = b2.clone();
+        async move {
+            let p = uri.path().to_string();
+            let json = |v: serde_json::Value| {
+                ([(axum::http::header::CONTENT_TYPE, "application/json")], v.to_string())
+            };
+            if method == Method::POST && p.ends_with("/oauth2/v2.0/token") {
+                return json(serde_json::json!({"token_type":"Bearer","expires_in":3599,"access_token":"t"}));
+            }
+            let mbx = format!("{base}/beta/admin/exchange/mailboxes/MBX1");
+            if p.ends_with("/folders/delta") {
+                return json(serde_json::json!({"value":[{"id":"F1","parentFolderId":"ROOT","displayName":"Inbox",
+                    "type":"IPF.Note","totalItemCount":2,"childFolderCount":0,"wellKnownName":"inbox"}],
+                    "@odata.deltaLink": format!("{mbx}/folders/delta?$deltatoken=1")}));
+            }
+            if p.ends_with("/items/delta") {
+                let item = |id: &str| serde_json::json!({"id":id,"changeKey":format!("ck-{id}"),
+                    "createdDateTime":"2026-01-01T00:00:00Z","lastModifiedDateTime":"2026-01-01T00:00:00Z",
+                    "size":5,"type":"IPM.Note","categories":[]});
+                return json(serde_json::json!({"value":[item("I1"), item("I2")],
+                    "@odata.deltaLink": format!("{mbx}/folders/F1/items/delta?$deltatoken=1")}));
+            }
+            if p.ends_with("/exportItems") {
+                let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let ids: Vec<String> = req["itemIds"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                    .unwrap_or_default();
+                let value: Vec<serde_json::Value> = ids
+                    .iter()
+                    .map(|id| {
+                        if id == "I1" {
+                            serde_json::json!({"itemId":id,"changeKey":"ck-I1","data":"aGVsbG8="})
+                        } else {
+                            serde_json::json!({"itemId":id,"error":{"code":"ErrorCorruptData","message":"cannot export"}})
+                        }
+                    })
+                    .collect();
+                return json(serde_json::json!({ "value": value }));
+            }
+            json(serde_json::json!({"error":{"code":"itemNotFound","message":p}}))
+        }
+    });
+    let h = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (base, h)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_graph_refuses_are_recorded_as_failed() {
+    let (base, server) = refusing_graph().await;
+    let cfg = GraphConfig::new(
+        format!("{base}/beta"),
+        base.clone(),
+        "tenant",
+        "client",
+        ClientAuth::Secret(SecretString::new("s")),
+    );
+    let client = GraphClient::new(cfg).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.mbxa");
+    let r = capture(&client, opts("MBX1", &out)).await;
+    assert!(!r.is_complete());
+    assert_eq!(r.failed.len(), 1);
+    assert_eq!(r.failed[0].id, "I2");
+    assert_eq!(r.failed[0].code, "ErrorCorruptData");
+    assert_eq!(r.failed[0].folder, "Inbox");
+    let mut rd = ArchiveReader::open_path(&out).unwrap();
+    let m = rd.manifest().clone();
+    assert_eq!(m.items.len(), 2);
+    let i2 = m.items.iter().find(|i| i.id == "I2").unwrap();
+    assert!(
+        matches!(&i2.content, ItemContent::ExportFailed { code, .. } if code == "ErrorCorruptData")
+    );
+    let i1 = m.items.iter().find(|i| i.id == "I1").unwrap();
+    let ItemContent::Blob { id, .. } = i1.content else {
+        panic!("I1 not captured")
+    };
+    assert_eq!(rd.read_blob(&id).unwrap(), b"hello");
+    server.abort();
+}
