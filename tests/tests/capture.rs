@@ -165,9 +165,9 @@ async fn full_capture_holds_exactly_the_mailbox() {
     assert!(!dir.path().join("a.mbxa.part").exists());
     #[cfg(unix)]
     assert_owner_only(&out);
-    let ev = events.lock().unwrap();
+    let last = events.lock().unwrap().last().cloned();
     assert!(
-        matches!(ev.last(), Some(ProgressEvent::Finished(s)) if s.items_done == snap.items.len() as u64)
+        matches!(last, Some(ProgressEvent::Finished(s)) if s.items_done == snap.items.len() as u64)
     );
     // Never overwrites a finished archive.
     let again =
