@@ -163,6 +163,7 @@ async fn full_capture_holds_exactly_the_mailbox() {
     assert!(snap.items.iter().all(|i| stats.exports_of(&i.id) == 1));
     assert!(!mbxa_capture::journal_path(&out).exists());
     assert!(!dir.path().join("a.mbxa.part").exists());
+    assert!(!dir.path().join("a.mbxa.lock").exists());
     #[cfg(unix)]
     assert_owner_only(&out);
     let last = events.lock().unwrap().last().cloned();

@@ -26,6 +26,16 @@ pub enum Error {
     /// The output archive already exists; capture never overwrites a finished archive.
     #[error("{} already exists (capture never overwrites a finished archive)", .0.display())]
     OutputExists(PathBuf),
+    /// Another live process is capturing into the same archive (it holds `<output>.lock`).
+    #[error("{} is being written by process {pid} (lock {})", path.display(), lock.display())]
+    Busy {
+        /// The archive.
+        path: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+        /// The process holding it.
+        pid: u32,
+    },
     /// The journal beside the unfinished archive belongs to a different capture (other mailbox,
     /// base or folder selection), so it cannot be resumed with these options.
     #[error(

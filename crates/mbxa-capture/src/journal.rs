@@ -315,6 +315,69 @@ fn read_records(file: &mut File) -> std::io::Result<(Vec<Record>, u64)> {
     Ok((out, good))
 }
 
+/// `OUT.mbxa` → `OUT.mbxa.lock`: held (with the owner's pid) while a capture writes `OUT.mbxa`.
+pub(crate) fn lock_path(out: &Path) -> PathBuf {
+    let mut s = out.as_os_str().to_os_string();
+    s.push(".lock");
+    PathBuf::from(s)
+}
+
+/// Exclusive use of an output path by this process; the lock file is removed on drop. A lock
+/// left by a process that no longer runs (killed) is taken over, so a crash never needs a
+/// manual unlock.
+pub(crate) struct OutputLock(PathBuf);
+
+fn pid_alive(pid: u32) -> bool {
+    // Without /proc we cannot tell; treat the lock as stale rather than block forever.
+    Path::new("/proc/self").exists() && Path::new("/proc").join(pid.to_string()).exists()
+}
+
+impl OutputLock {
+    pub fn acquire(out: &Path) -> Result<OutputLock> {
+        let path = lock_path(out);
+        for _ in 0..3 {
+            match create_private(&path) {
+                Ok(mut f) => {
+                    f.write_all(std::process::id().to_string().as_bytes())
+                        .and_then(|_| f.sync_all())
+                        .map_err(|e| Error::io("write", &path, e))?;
+                    return Ok(OutputLock(path));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|s| s.trim().parse::<u32>().ok());
+                    match holder {
+                        Some(pid) if pid != std::process::id() && pid_alive(pid) => {
+                            return Err(Error::Busy {
+                                path: out.to_path_buf(),
+                                lock: path,
+                                pid,
+                            });
+                        }
+                        // Stale (dead holder, torn write) or our own leftover: take it over.
+                        _ => {
+                            let _ = std::fs::remove_file(&path);
+                        }
+                    }
+                }
+                Err(e) => return Err(Error::io("create", &path, e)),
+            }
+        }
+        Err(Error::io(
+            "create",
+            &path,
+            std::io::Error::new(std::io::ErrorKind::AlreadyExists, "lock keeps reappearing"),
+        ))
+    }
+}
+
+impl Drop for OutputLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,6 +444,27 @@ mod tests {
         std::fs::write(&p, &bytes).unwrap();
         let (_, recs) = Journal::open(&p).unwrap();
         assert_eq!(recs.len(), 1);
+    }
+
+    #[test]
+    fn lock_is_exclusive_and_stale_locks_are_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("o.mbxa");
+        let l = OutputLock::acquire(&out).unwrap();
+        // A live holder (pid 1 always runs) blocks.
+        std::fs::remove_file(lock_path(&out)).unwrap();
+        std::fs::write(lock_path(&out), "1").unwrap();
+        assert!(matches!(
+            OutputLock::acquire(&out),
+            Err(Error::Busy { pid: 1, .. })
+        ));
+        // A dead holder (no such pid) does not.
+        std::fs::write(lock_path(&out), "4000000000").unwrap();
+        drop(l);
+        std::fs::write(lock_path(&out), "4000000000").unwrap();
+        let l2 = OutputLock::acquire(&out).unwrap();
+        drop(l2);
+        assert!(!lock_path(&out).exists());
     }
 
     #[cfg(unix)]

@@ -16,6 +16,8 @@
 //!   the same capture resumes: `ArchiveFile::resume` keeps the intact blobs, and only items not
 //!   journaled as committed (at most the batches in flight at the crash) are exported again.
 //!   A journal for different options (mailbox, base, folders) is refused, not overwritten.
+//!   `OUT.mbxa.lock` (holding the pid) keeps two captures from writing one `.part`; a lock whose
+//!   process is gone (checked via `/proc`) is taken over, so a crash never needs a manual unlock.
 //!   Archive and journal hold mail: both are created readable by their owner only.
 //! - **Incremental** (`base`): folders and items are listed from the base's delta links; an
 //!   item whose (id, change key) — or, when moved under a new id, whose change key, class and

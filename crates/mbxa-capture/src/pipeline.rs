@@ -17,8 +17,8 @@ use tokio::task::JoinSet;
 
 use crate::error::{Error, Result};
 use crate::journal::{
-    fsync_dir, journal_path, Header, JContent, JFolder, JItem, JSource, Journal, Record,
-    JOURNAL_VERSION, LISTED_CHUNK,
+    fsync_dir, journal_path, Header, JContent, JFolder, JItem, JSource, Journal, OutputLock,
+    Record, JOURNAL_VERSION, LISTED_CHUNK,
 };
 use crate::options::{CaptureOptions, CaptureReport, FailedItem, MAX_BATCH};
 use crate::plan::{
@@ -879,6 +879,12 @@ pub(crate) async fn run(
     let out = opts.output.clone();
     let jpath = journal_path(&out);
     let part = ArchiveFile::part_path(&out);
+    // Held until this function returns: two captures into one .part would corrupt it.
+    let _lock = blocking({
+        let out = out.clone();
+        move || OutputLock::acquire(&out)
+    })
+    .await?;
 
     if exists(&out) {
         if exists(&jpath) && !exists(&part) {

@@ -143,6 +143,8 @@ fn sigkill_at_random_points_then_rerun_completes_without_double_exports() {
         }
         check(&out, &emu, &mbx);
         assert!(!mbxa_capture::journal_path(&out).exists());
+        // The killed run's lock (dead pid) was taken over and released.
+        assert!(!out.with_extension("mbxa.lock").exists());
         let stats = emu.stats();
         let max = stats.exports.values().copied().max().unwrap_or(0);
         assert!(max <= 2, "run {run}: an item was exported {max} times");
