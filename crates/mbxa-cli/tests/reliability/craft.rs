@@ -200,7 +200,13 @@ pub(crate) fn enc_folder(f: &Folder) -> Vec<u8> {
 
 pub(crate) fn enc_item(i: &Item) -> Vec<u8> {
     let mut o = Vec::new();
-    for s in [&i.id, &i.folder_id, &i.change_key, &i.created, &i.last_modified] {
+    for s in [
+        &i.id,
+        &i.folder_id,
+        &i.change_key,
+        &i.created,
+        &i.last_modified,
+    ] {
         pbytes(&mut o, s.as_bytes());
     }
     varint(&mut o, i.size);
@@ -221,7 +227,12 @@ pub(crate) fn enc_item(i: &Item) -> Vec<u8> {
 }
 
 /// The manifest payload from already-encoded records.
-pub(crate) fn enc_payload(src: &[u8], cap: &[u8], folders: &[Vec<u8>], items: &[Vec<u8>]) -> Vec<u8> {
+pub(crate) fn enc_payload(
+    src: &[u8],
+    cap: &[u8],
+    folders: &[Vec<u8>],
+    items: &[Vec<u8>],
+) -> Vec<u8> {
     let mut o = vec![1, 0];
     pbytes(&mut o, src);
     pbytes(&mut o, cap);
@@ -328,7 +339,7 @@ impl Parts {
                 recs.push((id, off, e.data.len() as u64, len));
             }
         }
-        recs.sort_by(|a, b| a.0.cmp(&b.0));
+        recs.sort_by_key(|r| r.0);
         out.extend_from_slice(&tar_header(
             b"manifest.zst",
             octal12(self.manifest_frame.len() as u64),
@@ -473,7 +484,10 @@ pub(crate) fn message(n: u32) -> Vec<u8> {
 pub(crate) fn base_archive() -> Vec<u8> {
     let (a, b) = (message(1), message(2));
     let m = manifest(
-        vec![folder("F1", None, "Inbox"), folder("F2", Some("F1"), "Projects")],
+        vec![
+            folder("F1", None, "Inbox"),
+            folder("F2", Some("F1"), "Projects"),
+        ],
         vec![
             item("item-1", "F1", &a),
             item("item-2", "F2", &b),
@@ -701,7 +715,11 @@ pub(crate) fn hostile_streams() -> Vec<(&'static str, &'static str, Vec<u8>)> {
             v
         },
     ));
-    s.push(("fx-garbage", "16 KiB of pseudo-random bytes", garbage(16 * 1024, 77)));
+    s.push((
+        "fx-garbage",
+        "16 KiB of pseudo-random bytes",
+        garbage(16 * 1024, 77),
+    ));
     s
 }
 
@@ -733,7 +751,10 @@ pub(crate) fn archive_with_stream(stream: &[u8]) -> Vec<u8> {
     let good = message(9);
     let m = manifest(
         vec![folder("F1", None, "Inbox")],
-        vec![item("item-ok", "F1", &good), item("item-hostile", "F1", stream)],
+        vec![
+            item("item-ok", "F1", &good),
+            item("item-hostile", "F1", stream),
+        ],
     );
     write_archive(&[&good, stream], &m)
 }
@@ -746,12 +767,20 @@ pub(crate) fn fixtures() -> Vec<Fixture> {
     use Expect::*;
     let base = base_archive();
     let parts = Parts::of(&base);
-    assert_eq!(parts.plain(), base, "assembler reproduces the writer's bytes");
+    assert_eq!(
+        parts.plain(),
+        base,
+        "assembler reproduces the writer's bytes"
+    );
     let m0 = ArchiveReader::open(Cursor::new(&base[..]))
         .expect("base opens")
         .manifest()
         .clone();
-    assert_eq!(enc_manifest(&m0), parts.payload, "postcard encoder matches the writer");
+    assert_eq!(
+        enc_manifest(&m0),
+        parts.payload,
+        "postcard encoder matches the writer"
+    );
     let src = enc_source(&m0.source);
     let cap = enc_capture(&m0.capture);
     let folders: Vec<Vec<u8>> = m0.folders.iter().map(enc_folder).collect();
@@ -767,19 +796,39 @@ pub(crate) fn fixtures() -> Vec<Fixture> {
             item: "item-1",
         });
     };
-    add("base", "the valid archive the others are made from", Valid, base.clone());
+    add(
+        "base",
+        "the valid archive the others are made from",
+        Valid,
+        base.clone(),
+    );
 
     // --- tar headers
     let mut p = parts.clone();
     p.entries[0].size_field = Some(base256(1 << 40));
-    add("tar-size-2pow40", "first blob's tar size field = 2^40 (GNU base-256), digests consistent", VerifyFails, p.plain());
+    add(
+        "tar-size-2pow40",
+        "first blob's tar size field = 2^40 (GNU base-256), digests consistent",
+        VerifyFails,
+        p.plain(),
+    );
     let mut p = parts.clone();
     p.entries[0].size_field = Some(*b"77777777777\0");
-    add("tar-size-octal-max", "first blob's tar size field = 8 GiB - 1 (11 octal digits)", VerifyFails, p.plain());
+    add(
+        "tar-size-octal-max",
+        "first blob's tar size field = 8 GiB - 1 (11 octal digits)",
+        VerifyFails,
+        p.plain(),
+    );
     let mut p = parts.clone();
     p.head = tar_header(b"mbxa.json", base256(1 << 40)).to_vec();
     p.head.extend_from_slice(&base[512..1024]);
-    add("header-size-2pow40", "mbxa.json entry's size field = 2^40", OpenFails, p.plain());
+    add(
+        "header-size-2pow40",
+        "mbxa.json entry's size field = 2^40",
+        OpenFails,
+        p.plain(),
+    );
     let mut p = parts.clone();
     let nested = format!(
         "{{\"format\":\"mbxa\",\"major\":1,\"minor\":0,\"x\":{}{}}}",
@@ -795,7 +844,12 @@ pub(crate) fn fixtures() -> Vec<Fixture> {
     p.head = tar_header(b"mbxa.json", octal12(big.len() as u64)).to_vec();
     p.head.extend_from_slice(big.as_bytes());
     pad512(&mut p.head);
-    add("header-json-major-overflow", "header JSON with major = 2^64 + 1 and minor = -1", OpenFails, p.plain());
+    add(
+        "header-json-major-overflow",
+        "header JSON with major = 2^64 + 1 and minor = -1",
+        OpenFails,
+        p.plain(),
+    );
     for (name, what, ename) in [
         ("tar-entry-dotdot", "extra entry named ../x in the blob area", &b"../x"[..]),
         ("tar-entry-etc-passwd", "extra entry named /etc/passwd", &b"/etc/passwd"[..]),
@@ -820,16 +874,31 @@ pub(crate) fn fixtures() -> Vec<Fixture> {
     }
     let mut p = parts.clone();
     p.entries[0].name = b"../../../../tmp/mbxa-hostile-escape".to_vec();
-    add("tar-blob-renamed-traversal", "an indexed blob entry renamed ../../../../tmp/...", VerifyFails, p.plain());
+    add(
+        "tar-blob-renamed-traversal",
+        "an indexed blob entry renamed ../../../../tmp/...",
+        VerifyFails,
+        p.plain(),
+    );
 
     // --- zstd frames
     let mut p = parts.clone();
     let (_, len0) = p.entries[0].index.expect("indexed");
     p.entries[0].data = rle_frame(len0, 4096, 128 * 1024, 0);
-    add("blob-zstd-bomb-512m", "blob frame declaring its true length but holding 512 MiB of RLE blocks (32768:1)", VerifyFails, p.plain());
+    add(
+        "blob-zstd-bomb-512m",
+        "blob frame declaring its true length but holding 512 MiB of RLE blocks (32768:1)",
+        VerifyFails,
+        p.plain(),
+    );
     let mut p = parts.clone();
     p.entries[0].data = rle_frame(100_000_000_000, 1, 1, 0);
-    add("blob-zstd-fcs-100g", "blob frame declaring a 100 GB content size", VerifyFails, p.plain());
+    add(
+        "blob-zstd-fcs-100g",
+        "blob frame declaring a 100 GB content size",
+        VerifyFails,
+        p.plain(),
+    );
     let mut p = parts.clone();
     p.entries[0].index = Some((p.entries[0].index.expect("indexed").0, 100_000_000_000));
     p.entries[0].data = rle_frame(100_000_000_000, 1, 1, 0);
@@ -843,21 +912,49 @@ pub(crate) fn fixtures() -> Vec<Fixture> {
     it2.content = it0.content.clone();
     items2[2] = enc_item(&it2);
     let p = p.with_payload(enc_payload(&src, &cap, &folders, &items2));
-    add("blob-len-100g", "index, manifest and frame all say a blob is 100 GB", OpenFails, p.plain());
+    add(
+        "blob-len-100g",
+        "index, manifest and frame all say a blob is 100 GB",
+        OpenFails,
+        p.plain(),
+    );
     let zeros = vec![0u8; 64 << 20];
-    let m = manifest(vec![folder("F1", None, "Inbox")], vec![item("item-1", "F1", &zeros)]);
-    add("blob-zeros-64m-ratio", "valid archive: one 64 MiB blob of zeros stored in ~2 KiB (zip-bomb ratio, within limits)", DeepFails, write_archive(&[&zeros], &m));
+    let m = manifest(
+        vec![folder("F1", None, "Inbox")],
+        vec![item("item-1", "F1", &zeros)],
+    );
+    add(
+        "blob-zeros-64m-ratio",
+        "valid archive: one 64 MiB blob of zeros stored in ~2 KiB (zip-bomb ratio, within limits)",
+        DeepFails,
+        write_archive(&[&zeros], &m),
+    );
     let mut p = parts.clone();
     p.manifest_frame = rle_frame(p.payload.len() as u64, 4096, 128 * 1024, 0);
-    add("manifest-zstd-bomb-512m", "manifest frame declaring the payload length but expanding to 512 MiB", OpenFails, p.plain());
+    add(
+        "manifest-zstd-bomb-512m",
+        "manifest frame declaring the payload length but expanding to 512 MiB",
+        OpenFails,
+        p.plain(),
+    );
     let mut p = parts.clone();
     p.manifest_frame = rle_frame(100_000_000_000, 1, 1, 0);
-    add("manifest-fcs-100g", "manifest frame declaring 100 GB, trailer says the real length", OpenFails, p.plain());
+    add(
+        "manifest-fcs-100g",
+        "manifest frame declaring 100 GB, trailer says the real length",
+        OpenFails,
+        p.plain(),
+    );
     let mut p = parts.clone();
     p.manifest_frame = rle_frame(900 << 20, 1, 16, 0);
     let t_900 = |t: &mut [u8; 256]| set_u64(t, 104, 900 << 20);
     add("manifest-len-900m", "trailer and frame both declare a 900 MiB manifest (under the 1 GiB limit); 16 bytes present", OpenFails, p.assemble(&|_| {}, &t_900));
-    add("manifest-len-2pow50", "trailer declares a 2^50-byte manifest", OpenFails, parts.assemble(&|_| {}, &|t| set_u64(t, 104, 1 << 50)));
+    add(
+        "manifest-len-2pow50",
+        "trailer declares a 2^50-byte manifest",
+        OpenFails,
+        parts.assemble(&|_| {}, &|t| set_u64(t, 104, 1 << 50)),
+    );
 
     // --- manifest payloads (postcard)
     let p = parts.clone().with_payload({
@@ -868,7 +965,12 @@ pub(crate) fn fixtures() -> Vec<Fixture> {
         varint(&mut o, 1 << 40);
         o
     });
-    add("manifest-items-count-2pow40", "manifest item list declaring 2^40 items, none present", OpenFails, p.plain());
+    add(
+        "manifest-items-count-2pow40",
+        "manifest item list declaring 2^40 items, none present",
+        OpenFails,
+        p.plain(),
+    );
     let p = parts.clone().with_payload({
         let mut o = vec![1, 0];
         pbytes(&mut o, &src);
@@ -878,7 +980,12 @@ pub(crate) fn fixtures() -> Vec<Fixture> {
         o.extend_from_slice(b"short");
         o
     });
-    add("manifest-record-len-2pow62", "a folder record declaring 2^62 bytes", OpenFails, p.plain());
+    add(
+        "manifest-record-len-2pow62",
+        "a folder record declaring 2^62 bytes",
+        OpenFails,
+        p.plain(),
+    );
     let p = parts.clone().with_payload({
         let mut rec = Vec::new();
         varint(&mut rec, 1 << 60);
@@ -891,22 +998,39 @@ pub(crate) fn fixtures() -> Vec<Fixture> {
         pbytes(&mut o, &rec);
         o
     });
-    add("manifest-string-len-2pow60", "an item id string declaring 2^60 bytes inside a 14-byte record", OpenFails, p.plain());
+    add(
+        "manifest-string-len-2pow60",
+        "an item id string declaring 2^60 bytes inside a 14-byte record",
+        OpenFails,
+        p.plain(),
+    );
     let p = parts.clone().with_payload({
         let mut o = vec![0xFF; 10];
         o.push(0x7F);
         o.extend_from_slice(&parts.payload[2..]);
         o
     });
-    add("manifest-varint-overlong", "schema_major as an 11-byte varint", OpenFails, p.plain());
+    add(
+        "manifest-varint-overlong",
+        "schema_major as an 11-byte varint",
+        OpenFails,
+        p.plain(),
+    );
     let mut it = m0.items[0].clone();
     if let ItemContent::Blob { len, .. } = &mut it.content {
         *len = u64::MAX;
     }
     let mut items3 = items.clone();
     items3[0] = enc_item(&it);
-    let p = parts.clone().with_payload(enc_payload(&src, &cap, &folders, &items3));
-    add("manifest-item-blob-len-max", "an item claiming its blob is 2^64 - 1 bytes", OpenFails, p.plain());
+    let p = parts
+        .clone()
+        .with_payload(enc_payload(&src, &cap, &folders, &items3));
+    add(
+        "manifest-item-blob-len-max",
+        "an item claiming its blob is 2^64 - 1 bytes",
+        OpenFails,
+        p.plain(),
+    );
     let mut items4 = items.clone();
     let mut bad = enc_item(&m0.items[0]);
     let mut len_varint = Vec::new();
@@ -917,32 +1041,121 @@ pub(crate) fn fixtures() -> Vec<Fixture> {
     assert_eq!(bad[at], 0, "content variant byte");
     bad[at] = 7;
     items4[0] = bad;
-    let p = parts.clone().with_payload(enc_payload(&src, &cap, &folders, &items4));
-    add("manifest-enum-variant-7", "item content enum variant 7", OpenFails, p.plain());
+    let p = parts
+        .clone()
+        .with_payload(enc_payload(&src, &cap, &folders, &items4));
+    add(
+        "manifest-enum-variant-7",
+        "item content enum variant 7",
+        OpenFails,
+        p.plain(),
+    );
     let mut payload = parts.payload.clone();
     payload.extend_from_slice(&[0xAB; 100]);
     let p = parts.clone().with_payload(payload);
-    add("manifest-trailing-bytes", "100 bytes after the item list", OpenFails, p.plain());
+    add(
+        "manifest-trailing-bytes",
+        "100 bytes after the item list",
+        OpenFails,
+        p.plain(),
+    );
 
     // --- index
-    add("index-count-2pow61", "index count = 2^61 (records for 2 present)", OpenFails, parts.assemble(&|i| i[8..16].copy_from_slice(&(1u64 << 61).to_le_bytes()), &|_| {}));
-    add("index-record-len-2pow62", "an index record with len = 2^62", OpenFails, parts.assemble(&|i| set_u64(i, 16 + 48, 1 << 62), &|_| {}));
-    add("index-record-stored-len-2pow62", "an index record with stored_len = 2^62", OpenFails, parts.assemble(&|i| set_u64(i, 16 + 40, 1 << 62), &|_| {}));
-    add("index-record-offset-max", "an index record with offset = 2^64 - 512 (overflow)", OpenFails, parts.assemble(&|i| set_u64(i, 16 + 32, u64::MAX - 511), &|_| {}));
-    add("index-unsorted", "index records out of order", OpenFails, parts.assemble(&|i| {
-        let (a, b) = (i[16..72].to_vec(), i[72..128].to_vec());
-        i[16..72].copy_from_slice(&b);
-        i[72..128].copy_from_slice(&a);
-    }, &|_| {}));
+    add(
+        "index-count-2pow61",
+        "index count = 2^61 (records for 2 present)",
+        OpenFails,
+        parts.assemble(
+            &|i| i[8..16].copy_from_slice(&(1u64 << 61).to_le_bytes()),
+            &|_| {},
+        ),
+    );
+    add(
+        "index-record-len-2pow62",
+        "an index record with len = 2^62",
+        OpenFails,
+        parts.assemble(&|i| set_u64(i, 16 + 48, 1 << 62), &|_| {}),
+    );
+    add(
+        "index-record-stored-len-2pow62",
+        "an index record with stored_len = 2^62",
+        OpenFails,
+        parts.assemble(&|i| set_u64(i, 16 + 40, 1 << 62), &|_| {}),
+    );
+    add(
+        "index-record-offset-max",
+        "an index record with offset = 2^64 - 512 (overflow)",
+        OpenFails,
+        parts.assemble(&|i| set_u64(i, 16 + 32, u64::MAX - 511), &|_| {}),
+    );
+    add(
+        "index-unsorted",
+        "index records out of order",
+        OpenFails,
+        parts.assemble(
+            &|i| {
+                let (a, b) = (i[16..72].to_vec(), i[72..128].to_vec());
+                i[16..72].copy_from_slice(&b);
+                i[72..128].copy_from_slice(&a);
+            },
+            &|_| {},
+        ),
+    );
 
     // --- trailer
-    add("trailer-index-len-max", "trailer index_len = 2^64 - 1", OpenFails, parts.assemble(&|_| {}, &|t| set_u64(t, 120, u64::MAX)));
-    add("trailer-manifest-offset-max", "trailer manifest_offset = 2^64 - 1000 (overflow)", OpenFails, parts.assemble(&|_| {}, &|t| set_u64(t, 88, u64::MAX - 1000)));
-    add("trailer-blob-bytes-max", "trailer blob_bytes = 2^64 - 1, blob_count = 2^63", OpenFails, parts.assemble(&|_| {}, &|t| {
-        set_u64(t, 160, 1 << 63);
-        set_u64(t, 168, u64::MAX);
-    }));
-    add("trailer-offset-zero", "trailer_offset = 0", OpenFails, parts.assemble(&|_| {}, &|t| set_u64(t, 80, 0)));
+    add(
+        "trailer-index-len-max",
+        "trailer index_len = 2^64 - 1",
+        OpenFails,
+        parts.assemble(&|_| {}, &|t| set_u64(t, 120, u64::MAX)),
+    );
+    add(
+        "trailer-manifest-offset-max",
+        "trailer manifest_offset = 2^64 - 1000 (overflow)",
+        OpenFails,
+        parts.assemble(&|_| {}, &|t| set_u64(t, 88, u64::MAX - 1000)),
+    );
+    add(
+        "trailer-blob-bytes-max",
+        "trailer blob_bytes = 2^64 - 1, blob_count = 2^63",
+        OpenFails,
+        parts.assemble(&|_| {}, &|t| {
+            set_u64(t, 160, 1 << 63);
+            set_u64(t, 168, u64::MAX);
+        }),
+    );
+    add(
+        "trailer-offset-zero",
+        "trailer_offset = 0",
+        OpenFails,
+        parts.assemble(&|_| {}, &|t| set_u64(t, 80, 0)),
+    );
+
+    // --- not archives at all, or only partly
+    add("garbage-empty", "an empty file", OpenFails, Vec::new());
+    add("garbage-1-byte", "one byte", OpenFails, vec![0x28]);
+    add(
+        "garbage-random-4k",
+        "4 KiB of pseudo-random bytes",
+        OpenFails,
+        garbage(4096, 11),
+    );
+    let mut g = base[..1024].to_vec();
+    g.extend_from_slice(&garbage(6144, 12));
+    add(
+        "garbage-after-valid-header",
+        "a valid header entry followed by 6 KiB of garbage",
+        OpenFails,
+        g,
+    );
+    let mut g = garbage(5120, 13);
+    g.extend_from_slice(&base[base.len() - 2048..]);
+    add(
+        "garbage-before-valid-tail",
+        "5 KiB of garbage followed by a valid trailer and end blocks",
+        OpenFails,
+        g,
+    );
 
     // --- names and structure (byte-valid archives)
     let msg = |subject: &str| {
@@ -951,12 +1164,19 @@ pub(crate) fn fixtures() -> Vec<Fixture> {
             .from("Mallory", "m@evil.example")
             .date_unix(1_790_000_000)
             .body_text("x")
-            .attachment("../../../../tmp/mbxa-hostile-escape/att", "text/plain", b"x")
+            .attachment(
+                "../../../../tmp/mbxa-hostile-escape/att",
+                "text/plain",
+                b"x",
+            )
             .build()
     };
     let evil = [
         ("..", "../../../../tmp/mbxa-hostile-escape/x"),
-        ("../../../../tmp/mbxa-hostile-escape", "/tmp/mbxa-hostile-escape/y"),
+        (
+            "../../../../tmp/mbxa-hostile-escape",
+            "/tmp/mbxa-hostile-escape/y",
+        ),
         ("/tmp/mbxa-hostile-escape", ".."),
         ("/etc/passwd", "/etc/passwd"),
         ("a/../../b", "C:\\Windows\\x"),
@@ -997,8 +1217,16 @@ pub(crate) fn fixtures() -> Vec<Fixture> {
         item: "item-deep",
     });
     let m = manifest(
-        vec![folder("A", Some("B"), "a"), folder("B", Some("A"), "b"), folder("C", Some("C"), "c")],
-        vec![item("item-cycle", "A", &leaf), item("item-self", "C", &leaf), item("item-orphan", "Z", &leaf)],
+        vec![
+            folder("A", Some("B"), "a"),
+            folder("B", Some("A"), "b"),
+            folder("C", Some("C"), "c"),
+        ],
+        vec![
+            item("item-cycle", "A", &leaf),
+            item("item-self", "C", &leaf),
+            item("item-orphan", "Z", &leaf),
+        ],
     );
     v.push(Fixture {
         name: "folders-cycle",
@@ -1012,7 +1240,11 @@ pub(crate) fn fixtures() -> Vec<Fixture> {
     for (name, what, stream) in hostile_streams() {
         // A damaged RTF body is an opaque property value to the stream parser: it must not
         // cost memory, but the item parses.
-        let expect = if name.starts_with("fx-rtf-") { Valid } else { DeepFails };
+        let expect = if name.starts_with("fx-rtf-") {
+            Valid
+        } else {
+            DeepFails
+        };
         v.push(Fixture {
             name,
             what,

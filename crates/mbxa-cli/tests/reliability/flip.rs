@@ -68,7 +68,10 @@ pub(crate) fn scenario(work: &Path) -> Vec<Row> {
     // Binary: 50 offsets spread over the file (every region: header, blobs, manifest, index,
     // trailer, zero padding, end blocks): exit 1 and a DAMAGED line.
     let mut bin = Row::new("byte flips: mbxa verify, sample");
-    let offsets: Vec<usize> = (0..50).map(|k| (k * n) / 50 + (k * 37) % 11).map(|o| o.min(n - 1)).collect();
+    let offsets: Vec<usize> = (0..50)
+        .map(|k| (k * n) / 50 + (k * 37) % 11)
+        .map(|o| o.min(n - 1))
+        .collect();
     for (k, &off) in offsets.iter().enumerate() {
         let mut buf = base.clone();
         buf[off] ^= 0x01;

@@ -149,7 +149,22 @@ fn cases(work: &Path) -> Vec<Case> {
     // The base archive cut short at many offsets.
     let base = std::fs::read(fixtures_dir().join("base.mbxa")).expect("fixtures/hostile/base.mbxa");
     let n = base.len();
-    let mut cuts: Vec<usize> = vec![0, 1, 511, 512, 1023, 1024, 1536, n / 2, n - 2049, n - 2048, n - 1536, n - 1024, n - 512, n - 1];
+    let mut cuts: Vec<usize> = vec![
+        0,
+        1,
+        511,
+        512,
+        1023,
+        1024,
+        1536,
+        n / 2,
+        n - 2049,
+        n - 2048,
+        n - 1536,
+        n - 1024,
+        n - 512,
+        n - 1,
+    ];
     cuts.sort_unstable();
     cuts.dedup();
     for cut in cuts {
@@ -167,10 +182,15 @@ fn cases(work: &Path) -> Vec<Case> {
     // Fuzz corpora: archives as they are, item streams inside a byte-valid archive.
     let ws = workspace();
     for p in files_in(&ws.join("fuzz/corpus/read_archive")) {
-        let Ok(bytes) = std::fs::read(&p) else { continue };
+        let Ok(bytes) = std::fs::read(&p) else {
+            continue;
+        };
         cs.push(Case {
             scenario: "fuzz corpora",
-            label: format!("read_archive/{}", p.file_name().unwrap_or_default().to_string_lossy()),
+            label: format!(
+                "read_archive/{}",
+                p.file_name().unwrap_or_default().to_string_lossy()
+            ),
             item: first_item(&bytes),
             path: p,
             kind: Kind::Corpus,
@@ -192,7 +212,11 @@ fn cases(work: &Path) -> Vec<Case> {
         std::fs::write(&a, craft::archive_with_streams(chunk)).expect("write");
         cs.push(Case {
             scenario: "fuzz corpora",
-            label: format!("fxstream corpus, {} streams from {}", chunk.len(), chunk[0].0),
+            label: format!(
+                "fxstream corpus, {} streams from {}",
+                chunk.len(),
+                chunk[0].0
+            ),
             path: a,
             item: chunk[0].0.clone(),
             kind: Kind::Corpus,
@@ -203,7 +227,10 @@ fn cases(work: &Path) -> Vec<Case> {
         let bytes = std::fs::read(&p).expect("fixture");
         cs.push(Case {
             scenario: "format corrupt fixtures",
-            label: format!("v1/corrupt/{}", p.file_name().unwrap_or_default().to_string_lossy()),
+            label: format!(
+                "v1/corrupt/{}",
+                p.file_name().unwrap_or_default().to_string_lossy()
+            ),
             item: first_item(&bytes),
             path: p,
             kind: Kind::Corrupt,
@@ -218,7 +245,9 @@ fn tree(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if let Ok(rel) = p.strip_prefix(root) {
@@ -232,6 +261,9 @@ fn tree(root: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// A run and the verdict on it.
+type Judged = (RunOut, Result<(), String>);
+
 struct Job<'a> {
     case: &'a Case,
     cmd: Cmd,
@@ -239,7 +271,7 @@ struct Job<'a> {
 }
 
 /// One command on one case, in its own sandbox directory; `Err` says what went wrong.
-fn one(job: &Job<'_>, work: &Path) -> (RunOut, Result<(), String>) {
+fn one(job: &Job<'_>, work: &Path) -> Judged {
     let sandbox = work.join(format!("run-{}", job.n));
     let cwd = sandbox.join("cwd");
     let out = sandbox.join("out");
@@ -267,7 +299,9 @@ fn one(job: &Job<'_>, work: &Path) -> (RunOut, Result<(), String>) {
     };
     let r = run::run(mbxa_cmd(&args, &cwd), run::TIME_BOUND);
     let mut verdict = judge(&r, need(job.case.kind, job.cmd) == Need::Fail);
-    if verdict.is_ok() && need(job.case.kind, job.cmd) == Need::Report && r.code == Some(0)
+    if verdict.is_ok()
+        && need(job.case.kind, job.cmd) == Need::Report
+        && r.code == Some(0)
         && !r.stderr.lines().any(|l| l.starts_with("warning: "))
     {
         verdict = Err("exit 0 and no warning about the hostile item".into());
@@ -276,9 +310,7 @@ fn one(job: &Job<'_>, work: &Path) -> (RunOut, Result<(), String>) {
         // Nothing may be written outside the output (or vault) directory.
         let stray: Vec<PathBuf> = tree(&sandbox)
             .into_iter()
-            .filter(|p| {
-                !(p.starts_with("out") || p.starts_with("vault") || p.as_os_str() == "cwd")
-            })
+            .filter(|p| !(p.starts_with("out") || p.starts_with("vault") || p.as_os_str() == "cwd"))
             .collect();
         if !stray.is_empty() {
             verdict = Err(format!("wrote outside its output directory: {stray:?}"));
@@ -300,8 +332,7 @@ pub(crate) fn scenario(work: &Path) -> (Vec<Row>, Vec<String>) {
         .enumerate()
         .map(|(n, (case, cmd))| Job { case, cmd, n })
         .collect();
-    let results: Mutex<Vec<Option<(RunOut, Result<(), String>)>>> =
-        Mutex::new(jobs.iter().map(|_| None).collect());
+    let results: Mutex<Vec<Option<Judged>>> = Mutex::new(jobs.iter().map(|_| None).collect());
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..3 {

@@ -40,7 +40,10 @@ fn vm_hwm(pid: u32) -> Option<u64> {
 pub(crate) fn mbxa_cmd(args: &[OsString], cwd: &Path) -> Command {
     let mut c = Command::new("sh");
     c.arg("-c")
-        .arg(format!("ulimit -v {} && exec \"$0\" \"$@\"", AS_LIMIT / 1024))
+        .arg(format!(
+            "ulimit -v {} && exec \"$0\" \"$@\"",
+            AS_LIMIT / 1024
+        ))
         .arg(env!("CARGO_BIN_EXE_mbxa"))
         .args(args)
         .current_dir(cwd)
@@ -121,7 +124,12 @@ pub(crate) fn judge(r: &RunOut, must_fail: bool) -> Result<(), String> {
     if r.timed_out {
         return Err(format!("did not finish within {:?}", TIME_BOUND));
     }
-    for bad in ["panicked", "stack overflow", "memory allocation of", "RUST_BACKTRACE"] {
+    for bad in [
+        "panicked",
+        "stack overflow",
+        "memory allocation of",
+        "RUST_BACKTRACE",
+    ] {
         if r.stderr.contains(bad) {
             return Err(format!("stderr contains {bad:?}: {}", tail(&r.stderr)));
         }
@@ -130,7 +138,11 @@ pub(crate) fn judge(r: &RunOut, must_fail: bool) -> Result<(), String> {
         return Err(format!("killed by signal {sig}: {}", tail(&r.stderr)));
     }
     if r.peak > RSS_BOUND {
-        return Err(format!("peak memory {} MiB > {} MiB", r.peak >> 20, RSS_BOUND >> 20));
+        return Err(format!(
+            "peak memory {} MiB > {} MiB",
+            r.peak >> 20,
+            RSS_BOUND >> 20
+        ));
     }
     match r.code {
         Some(0) if must_fail => Err(format!(
@@ -146,7 +158,10 @@ pub(crate) fn judge(r: &RunOut, must_fail: bool) -> Result<(), String> {
             if named {
                 Ok(())
             } else {
-                Err(format!("exit 2 without an `error:` line: {}", tail(&r.stderr)))
+                Err(format!(
+                    "exit 2 without an `error:` line: {}",
+                    tail(&r.stderr)
+                ))
             }
         }
         Some(1) => {

@@ -15,8 +15,11 @@ use mbxa_emulator::{Emulator, EmulatorConfig, Faults, TenantSpec};
 use crate::run::{self, RunOut};
 use crate::summary::Row;
 
-const CERT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../mbxa-emulator/tests/fixtures");
-const NET_BOUND: Duration = Duration::from_secs(60);
+const CERT_DIR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../mbxa-emulator/tests/fixtures"
+);
+const NET_BOUND: Duration = Duration::from_secs(90);
 
 /// What must never be seen, by label.
 struct Needles(Vec<(String, Vec<u8>)>);
@@ -99,7 +102,9 @@ fn all_files(root: &Path, skip: &Path) -> Vec<PathBuf> {
         if d == skip {
             continue;
         }
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             match e.file_type() {
@@ -172,16 +177,19 @@ pub(crate) fn scenario(work: &Path) -> Vec<Row> {
     cfg.tenants[0].certificates.push(crt);
     cfg.tenants.push(TenantSpec::generated(0x5EC2E7, 1, 1, 0));
     cfg.latency = Duration::from_millis(1);
-    let faults: Faults = "throttle=0.05x2,retry-after=0.1,error=0.03,drop=0.02,truncate=0.01,archive"
-        .parse()
-        .expect("faults");
+    let faults: Faults =
+        "throttle=0.05x2,retry-after=0.1,error=0.03,drop=0.02,truncate=0.01,archive"
+            .parse()
+            .expect("faults");
     cfg.faults = faults;
     let emu = rt.block_on(Emulator::start(cfg)).expect("emulator starts");
     let ts = emu.tenants();
     let (ta, tb) = (&ts[0], &ts[1]);
     let (ua, ub) = (&ta.users[0], &tb.users[0]);
 
-    for d in ["cwd", "home", "state", "cache", "config", "tmp", "out", "creds"] {
+    for d in [
+        "cwd", "home", "state", "cache", "config", "tmp", "out", "creds",
+    ] {
         std::fs::create_dir_all(work.join(d)).expect("mkdir");
     }
     let creds = work.join("creds");
@@ -192,9 +200,18 @@ pub(crate) fn scenario(work: &Path) -> Vec<Row> {
     let wrong = "Wr0ng~Secret.Value_for-reliability-1234";
 
     let mut needles = vec![
-        ("tenant A client secret".to_string(), ta.client_secret.as_bytes().to_vec()),
-        ("tenant B client secret".to_string(), tb.client_secret.as_bytes().to_vec()),
-        ("the wrong secret given".to_string(), wrong.as_bytes().to_vec()),
+        (
+            "tenant A client secret".to_string(),
+            ta.client_secret.as_bytes().to_vec(),
+        ),
+        (
+            "tenant B client secret".to_string(),
+            tb.client_secret.as_bytes().to_vec(),
+        ),
+        (
+            "the wrong secret given".to_string(),
+            wrong.as_bytes().to_vec(),
+        ),
     ];
     let mut in_key = false;
     for line in pem.lines() {
@@ -206,12 +223,17 @@ pub(crate) fn scenario(work: &Path) -> Vec<Row> {
             needles.push(("a private key PEM line".into(), line.as_bytes().to_vec()));
         }
     }
-    assert!(needles.len() > 10, "private key lines found in the test PEM");
+    assert!(
+        needles.len() > 10,
+        "private key lines found in the test PEM"
+    );
     let needles = Needles(needles);
     // The scanner is honest: it finds what the credential files hold.
     assert!(!needles.leaks(pem.as_bytes()).is_empty());
     assert!(!needles.leaks(tb.client_secret.as_bytes()).is_empty());
-    assert!(jwt_like(b"Bearer eyJ0eXAiOiJKV1QiLCJlbXUiOnRydWV9.abcdefghijklmnop"));
+    assert!(jwt_like(
+        b"Bearer eyJ0eXAiOiJKV1QiLCJlbXUiOnRydWV9.abcdefghijklmnop"
+    ));
 
     let ctx = Ctx {
         work: work.to_path_buf(),
@@ -233,7 +255,12 @@ pub(crate) fn scenario(work: &Path) -> Vec<Row> {
     let parch = out("a-archive.mbxa");
     let sb = secret_b.clone().into_os_string();
     let b_flags = |mut v: Vec<OsString>| {
-        v.extend(os(&["--tenant", &tb.tenant_id, "--client-id", &tb.client_id]));
+        v.extend(os(&[
+            "--tenant",
+            &tb.tenant_id,
+            "--client-id",
+            &tb.client_id,
+        ]));
         v.push("--client-secret-file".into());
         v.push(sb.clone());
         v
@@ -242,40 +269,87 @@ pub(crate) fn scenario(work: &Path) -> Vec<Row> {
     // (label, args, env, allowed exit codes)
     type Step<'a> = (&'a str, Vec<OsString>, Vec<(&'a str, &'a str)>, &'a [i32]);
     let mut steps: Vec<Step<'_>> = vec![
-        ("mailboxes", os(&["mailboxes", "--user", &ua.upn]), env_a.to_vec(), &[0]),
-        ("mailboxes --json", os(&["--json", "mailboxes", "--user", &ua.upn]), env_a.to_vec(), &[0]),
+        (
+            "mailboxes",
+            os(&["mailboxes", "--user", &ua.upn]),
+            env_a.to_vec(),
+            &[0],
+        ),
+        (
+            "mailboxes --json",
+            os(&["--json", "mailboxes", "--user", &ua.upn]),
+            env_a.to_vec(),
+            &[0],
+        ),
         (
             "capture --progress json",
-            [os(&["capture", "--user", &ua.upn, "--progress", "json", "-o"]), vec![pa.clone()]].concat(),
+            [
+                os(&["capture", "--user", &ua.upn, "--progress", "json", "-o"]),
+                vec![pa.clone()],
+            ]
+            .concat(),
             env_a.to_vec(),
             &[0, 1],
         ),
         (
             "capture --archive --json (308 / moved folders)",
-            [os(&["--json", "capture", "--user", &ua.upn, "--archive", "-o"]), vec![parch.clone()]].concat(),
+            [
+                os(&["--json", "capture", "--user", &ua.upn, "--archive", "-o"]),
+                vec![parch.clone()],
+            ]
+            .concat(),
             env_a.to_vec(),
             &[0, 1],
         ),
         (
             "capture --client-cert",
             [
-                os(&["capture", "--user", &ua.upn, "--tenant", &ta.tenant_id, "--client-id", &ta.client_id, "--client-cert"]),
-                vec![pem_path.clone().into_os_string(), "-o".into(), out("cert.mbxa")],
+                os(&[
+                    "capture",
+                    "--user",
+                    &ua.upn,
+                    "--tenant",
+                    &ta.tenant_id,
+                    "--client-id",
+                    &ta.client_id,
+                    "--client-cert",
+                ]),
+                vec![
+                    pem_path.clone().into_os_string(),
+                    "-o".into(),
+                    out("cert.mbxa"),
+                ],
             ]
             .concat(),
             vec![],
             &[0, 1],
         ),
-        ("mailboxes, wrong secret", os(&["mailboxes", "--user", &ua.upn]), env_wrong.to_vec(), &[2]),
+        (
+            "mailboxes, wrong secret",
+            os(&["mailboxes", "--user", &ua.upn]),
+            env_wrong.to_vec(),
+            &[2],
+        ),
         (
             "capture, wrong secret",
-            [os(&["--json", "capture", "--user", &ua.upn, "-o"]), vec![out("wrong.mbxa")]].concat(),
+            [
+                os(&["--json", "capture", "--user", &ua.upn, "-o"]),
+                vec![out("wrong.mbxa")],
+            ]
+            .concat(),
             env_wrong.to_vec(),
             &[2],
         ),
         (
             "replay --dry-run --json",
-            b_flags([os(&["--json", "replay"]), vec![pa.clone()], os(&["--user", &ub.upn, "--dry-run"])].concat()),
+            b_flags(
+                [
+                    os(&["--json", "replay"]),
+                    vec![pa.clone()],
+                    os(&["--user", &ub.upn, "--dry-run"]),
+                ]
+                .concat(),
+            ),
             vec![],
             &[0],
         ),
@@ -295,19 +369,38 @@ pub(crate) fn scenario(work: &Path) -> Vec<Row> {
         ),
         (
             "replay into archive (409), default journal",
-            b_flags([os(&["--json", "replay"]), vec![parch.clone()], os(&["--user", &ub.upn, "--archive"])].concat()),
+            b_flags(
+                [
+                    os(&["--json", "replay"]),
+                    vec![parch.clone()],
+                    os(&["--user", &ub.upn, "--archive"]),
+                ]
+                .concat(),
+            ),
             vec![],
             &[0, 1],
         ),
         (
             "replay again (nothing twice)",
-            b_flags([os(&["replay"]), vec![pa.clone()], os(&["--user", &ub.upn, "--journal"]), vec![out("replay-a.journal")]].concat()),
+            b_flags(
+                [
+                    os(&["replay"]),
+                    vec![pa.clone()],
+                    os(&["--user", &ub.upn, "--journal"]),
+                    vec![out("replay-a.journal")],
+                ]
+                .concat(),
+            ),
             vec![],
             &[0, 1],
         ),
         (
             "vault add",
-            [os(&["vault", "add"]), vec![out("vault"), pa.clone(), parch.clone()]].concat(),
+            [
+                os(&["vault", "add"]),
+                vec![out("vault"), pa.clone(), parch.clone()],
+            ]
+            .concat(),
             vec![],
             &[0],
         ),
@@ -319,11 +412,17 @@ pub(crate) fn scenario(work: &Path) -> Vec<Row> {
     let check = |label: &str, r: &RunOut, allowed: &[i32], failures: &mut Vec<String>| -> bool {
         let mut ok = true;
         if r.timed_out || r.signal.is_some() || r.stderr.contains("panicked") {
-            failures.push(format!("{label}: crashed or hung ({:?}, signal {:?})", r.code, r.signal));
+            failures.push(format!(
+                "{label}: crashed or hung ({:?}, signal {:?})",
+                r.code, r.signal
+            ));
             ok = false;
         } else if !r.code.is_some_and(|c| allowed.contains(&c)) {
             let last: Vec<&str> = r.stderr.lines().rev().take(3).collect();
-            failures.push(format!("{label}: exit {:?}, expected {allowed:?}: {last:?}", r.code));
+            failures.push(format!(
+                "{label}: exit {:?}, expected {allowed:?}: {last:?}",
+                r.code
+            ));
             ok = false;
         }
         if r.code == Some(2) && !r.stderr.lines().any(|l| l.starts_with("error: ")) {
@@ -338,14 +437,20 @@ pub(crate) fn scenario(work: &Path) -> Vec<Row> {
     let mut killed_leaks: Vec<String> = Vec::new();
     let killed = work.join("out").join("killed.mbxa");
     {
-        let args = [os(&["capture", "--user", &ua.upn, "--progress", "json", "-o"]), vec![killed.clone().into_os_string()]].concat();
+        let args = [
+            os(&["capture", "--user", &ua.upn, "--progress", "json", "-o"]),
+            vec![killed.clone().into_os_string()],
+        ]
+        .concat();
         let mut c = ctx.cmd(&args, &env_a);
         c.stdout(Stdio::null()).stderr(Stdio::null());
         let mut child = c.spawn().expect("spawn capture");
         let journal = mbxa_capture::journal_path(&killed);
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(30) {
-            let grown = std::fs::metadata(&journal).map(|m| m.len() > 200).unwrap_or(false);
+            let grown = std::fs::metadata(&journal)
+                .map(|m| m.len() > 200)
+                .unwrap_or(false);
             if grown || child.try_wait().ok().flatten().is_some() {
                 break;
             }
@@ -391,7 +496,10 @@ pub(crate) fn scenario(work: &Path) -> Vec<Row> {
         }
         rows_run.details.push(format!(
             "{label:<46} exit {:<4} {:>6} ms",
-            r.code.map_or_else(|| format!("sig{}", r.signal.unwrap_or(0)), |c| c.to_string()),
+            r.code.map_or_else(
+                || format!("sig{}", r.signal.unwrap_or(0)),
+                |c| c.to_string()
+            ),
             r.elapsed.as_millis()
         ));
         runs.push((label.to_string(), r));
