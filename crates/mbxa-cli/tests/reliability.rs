@@ -7,7 +7,9 @@
 //! 2. secrets: capture, replay, mailboxes, failing auth and certificate auth against a faulty
 //!    emulator leak no client secret, private key, access token or importUrl into any output or
 //!    file written;
-//! 3. every single-byte change of a small archive is detected by `verify`.
+//! 3. every single-byte change of a small archive is detected by `verify`;
+//! 4. a byte flipped in any vault file is reported by `vault verify`, and `vault export` never
+//!    returns a silently different archive.
 //!
 //! A summary table (runs, faults injected, outcomes) is printed and written to
 //! `target/reliability-summary.txt`. Regenerate the fixtures with
@@ -26,6 +28,8 @@ mod run;
 mod secrets;
 #[path = "reliability/summary.rs"]
 mod summary;
+#[path = "reliability/vault.rs"]
+mod vault;
 
 use std::time::Instant;
 
@@ -97,27 +101,32 @@ const TABLE_END: &str = "<!-- end of table -->";
 fn reliability_suite() {
     let t0 = Instant::now();
     let work = tempfile::tempdir().expect("tempdir");
-    let (w1, w2, w3) = (
-        work.path().join("hostile"),
-        work.path().join("secrets"),
-        work.path().join("flip"),
-    );
-    for d in [&w1, &w2, &w3] {
-        std::fs::create_dir_all(d).expect("mkdir");
-    }
-    let (hostile, secrets, flips) = std::thread::scope(|s| {
+    let dir = |n: &str| {
+        let d = work.path().join(n);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        d
+    };
+    let (w1, w2, w3, w4) = (dir("hostile"), dir("secrets"), dir("flip"), dir("vault"));
+    // Scenarios run side by side; a scenario that panics becomes a failed row, so the table is
+    // still printed.
+    let (hostile, rest) = std::thread::scope(|s| {
         let h = s.spawn(|| hostile::scenario(&w1));
-        let sec = s.spawn(|| secrets::scenario(&w2));
-        let f = s.spawn(|| flip::scenario(&w3));
-        (
-            h.join().expect("hostile scenario"),
-            sec.join().expect("secrets scenario"),
-            f.join().expect("flip scenario"),
-        )
+        let others = [
+            ("secrets", s.spawn(|| secrets::scenario(&w2))),
+            ("byte flips", s.spawn(|| flip::scenario(&w3))),
+            ("vault damage", s.spawn(|| vault::scenario(&w4))),
+        ];
+        let rest: Vec<Row> = others
+            .into_iter()
+            .flat_map(|(name, t)| t.join().unwrap_or_else(|e| vec![panicked(name, &e)]))
+            .collect();
+        let hostile = h
+            .join()
+            .unwrap_or_else(|e| (vec![panicked("hostile inputs", &e)], Vec::new()));
+        (hostile, rest)
     });
     let (mut rows, details): (Vec<Row>, Vec<String>) = hostile;
-    rows.extend(secrets);
-    rows.extend(flips);
+    rows.extend(rest);
     let text = summary::render(&rows, &details, t0.elapsed());
     println!("{text}");
     let p = summary::path();
@@ -132,4 +141,18 @@ fn reliability_suite() {
         "reliability failures (see {}):\n{text}",
         p.display()
     );
+}
+
+/// A failed row for a scenario that panicked.
+fn panicked(name: &str, e: &Box<dyn std::any::Any + Send>) -> Row {
+    let msg = e
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    let mut r = Row::new(name);
+    r.failed = 1;
+    r.failures
+        .push(format!("{name}: the scenario panicked: {msg}"));
+    r
 }

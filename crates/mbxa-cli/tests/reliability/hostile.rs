@@ -335,7 +335,7 @@ pub(crate) fn scenario(work: &Path) -> (Vec<Row>, Vec<String>) {
     let results: Mutex<Vec<Option<Judged>>> = Mutex::new(jobs.iter().map(|_| None).collect());
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
-        for _ in 0..3 {
+        for _ in 0..2 {
             s.spawn(|| loop {
                 let k = next.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = jobs.get(k) else { break };

@@ -13,7 +13,7 @@ pub(crate) const AS_LIMIT: u64 = 1 << 30;
 /// Peak resident memory any run may reach.
 pub(crate) const RSS_BOUND: u64 = 512 << 20;
 /// Wall-clock bound of one offline run.
-pub(crate) const TIME_BOUND: Duration = Duration::from_secs(15);
+pub(crate) const TIME_BOUND: Duration = Duration::from_secs(20);
 
 /// How a run ended.
 #[derive(Debug, Clone)]
@@ -165,7 +165,10 @@ pub(crate) fn judge(r: &RunOut, must_fail: bool) -> Result<(), String> {
             }
         }
         Some(1) => {
+            // `verify` prints DAMAGED lines, `vault verify` a list of problems, the others
+            // warnings naming each item.
             let named = r.stdout.contains("DAMAGED")
+                || r.stdout.contains("problem(s)")
                 || r.stderr
                     .lines()
                     .any(|l| l.starts_with("error: ") || l.starts_with("warning: "));
