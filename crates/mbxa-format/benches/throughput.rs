@@ -158,28 +158,41 @@ fn tar_baseline(pool: &[u8], sizes: &[usize], total: u64) {
         blob(pool, i, len, &mut buf);
         std::fs::write(blobs.join(format!("{i:06}")), &buf).unwrap();
     }
-    // Warm the page cache once, then time.
+    // Warm the page cache once, then alternate tar|zstd and the mbxa writer so both see the
+    // same machine load (this box is shared); report the best of 3 rounds of each.
     let cmd = format!(
         "tar cf - -C '{}' blobs | zstd -3 -T2 -q > /dev/null",
         dir.path().display()
     );
-    for round in 0..2 {
+    let mut best = [f64::MAX; 3];
+    for round in 0..4 {
         let t = Instant::now();
         let st = std::process::Command::new("sh")
             .arg("-c")
             .arg(&cmd)
             .status()
             .unwrap();
-        let secs = t.elapsed().as_secs_f64();
-        if round == 1 && st.success() {
-            eprintln!(
-                "baseline `tar cf - | zstd -3 -T2`: {:.0} MB/s ({} blobs, {:.0} MB)",
-                total as f64 / secs / 1e6,
-                sizes.len(),
-                total as f64 / 1e6
-            );
+        assert!(st.success(), "{cmd} failed");
+        let tar_secs = t.elapsed().as_secs_f64();
+        if round == 0 {
+            continue;
+        }
+        best[0] = best[0].min(tar_secs);
+        for (k, threads) in [1usize, 2].into_iter().enumerate() {
+            let t = Instant::now();
+            write_archive(pool, sizes, threads, std::io::sink());
+            best[k + 1] = best[k + 1].min(t.elapsed().as_secs_f64());
         }
     }
+    let mbs = |secs: f64| total as f64 / secs / 1e6;
+    eprintln!(
+        "head-to-head, best of 3 ({} blobs, {:.0} MB): `tar cf - | zstd -3 -T2` {:.0} MB/s; mbxa writer 1 thread {:.0} MB/s, 2 threads {:.0} MB/s",
+        sizes.len(),
+        total as f64 / 1e6,
+        mbs(best[0]),
+        mbs(best[1]),
+        mbs(best[2])
+    );
 }
 
 fn bench(c: &mut Criterion) {
@@ -200,9 +213,10 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Bytes(total));
     for threads in [1, 2] {
-        g.bench_function(format!("write {} blobs, {threads} thread(s)", sizes.len()), |b| {
-            b.iter(|| write_archive(&pool, &sizes, threads, std::io::sink()))
-        });
+        g.bench_function(
+            format!("write {} blobs, {threads} thread(s)", sizes.len()),
+            |b| b.iter(|| write_archive(&pool, &sizes, threads, std::io::sink())),
+        );
     }
 
     let dir = tempfile::tempdir().unwrap();
