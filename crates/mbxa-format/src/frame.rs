@@ -85,18 +85,40 @@ impl Compressor {
         Ok(())
     }
 
-    /// Compresses an in-memory buffer as one frame into `sink`.
+    /// Compresses an in-memory buffer as one frame into `sink`, feeding zstd the same
+    /// `CHUNK`-sized pieces as [`Compressor::compress`] (so both give identical frames) but
+    /// without copying them first.
     pub(crate) fn compress_slice(&mut self, data: &[u8], sink: &mut dyn Write) -> Result<()> {
-        let mut pos = 0usize;
-        self.compress(
-            data.len() as u64,
-            &mut |buf| {
-                buf.copy_from_slice(&data[pos..pos + buf.len()]);
-                pos += buf.len();
-                Ok(())
-            },
-            sink,
-        )
+        use zstd_safe::zstd_sys::ZSTD_EndDirective::{ZSTD_e_continue, ZSTD_e_end};
+        self.cctx.reset(ResetDirective::SessionOnly).map_err(zerr)?;
+        self.cctx
+            .set_pledged_src_size(Some(data.len() as u64))
+            .map_err(zerr)?;
+        for chunk in data.chunks(CHUNK) {
+            let mut inb = InBuffer::around(chunk);
+            while inb.pos() < chunk.len() {
+                let mut outb = OutBuffer::around(&mut self.out[..]);
+                self.cctx
+                    .compress_stream2(&mut outb, &mut inb, ZSTD_e_continue)
+                    .map_err(zerr)?;
+                let w = outb.pos();
+                sink.write_all(&self.out[..w])?;
+            }
+        }
+        loop {
+            let mut inb = InBuffer::around(&[]);
+            let mut outb = OutBuffer::around(&mut self.out[..]);
+            let remaining = self
+                .cctx
+                .compress_stream2(&mut outb, &mut inb, ZSTD_e_end)
+                .map_err(zerr)?;
+            let w = outb.pos();
+            sink.write_all(&self.out[..w])?;
+            if remaining == 0 {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 
