@@ -1236,6 +1236,22 @@ pub(crate) fn fixtures() -> Vec<Fixture> {
         item: "item-cycle",
     });
 
+    let nameless = MessageBuilder::new("IPM.Note").body_text("same").build();
+    let m = manifest(
+        vec![folder("F1", None, "Inbox")],
+        (0..1000)
+            .map(|k| item(&format!("same-{k}"), "F1", &nameless))
+            .collect(),
+    );
+    v.push(Fixture {
+        name: "items-same-name-1000",
+        what:
+            "1 000 items without subject or date in one folder (all extract to the same file name)",
+        bytes: write_archive(&[&nameless], &m),
+        expect: Valid,
+        item: "same-0",
+    });
+
     // --- hostile item streams in byte-valid archives
     for (name, what, stream) in hostile_streams() {
         // A damaged RTF body is an opaque property value to the stream parser: it must not
