@@ -137,10 +137,16 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// Deepest folder path [`Manifest::folder_paths`] spells out. Exchange Online allows 300
+    /// levels of folders.
+    pub const MAX_FOLDER_DEPTH: usize = 300;
+
     /// Display-name path of every folder (`Inbox/Projects`), keyed by folder id.
     ///
     /// Path components are joined with `/`; a parent missing from the manifest ends the path, and
-    /// a parent cycle (a corrupt manifest) is cut at the first repeat.
+    /// a parent cycle (a corrupt manifest) is cut at the first repeat. Paths are cut to their last
+    /// [`MAX_FOLDER_DEPTH`](Self::MAX_FOLDER_DEPTH) components (prefixed `…/`), so that a hostile
+    /// manifest of one very deep chain costs linear, not quadratic, time and memory.
     pub fn folder_paths(&self) -> std::collections::HashMap<&str, String> {
         let by_id: std::collections::HashMap<&str, &Folder> =
             self.folders.iter().map(|f| (f.id.as_str(), f)).collect();
@@ -152,6 +158,10 @@ impl Manifest {
             while let Some(pid) = cur {
                 let Some(p) = by_id.get(pid) else { break };
                 if !seen.insert(pid) {
+                    break;
+                }
+                if parts.len() >= Self::MAX_FOLDER_DEPTH {
+                    parts.push("…");
                     break;
                 }
                 parts.push(p.display_name.as_str());
@@ -217,5 +227,19 @@ mod tests {
         assert_eq!(p["c"], "Inbox/Projects/X");
         assert_eq!(p["d"], "Orphan");
         assert_eq!(p["e"], "F/E");
+
+        // A chain far deeper than Exchange allows: paths are cut, not quadratic.
+        let mut deep = m.clone();
+        deep.folders = (0..2000)
+            .map(|i| {
+                let parent = (i > 0).then(|| format!("f{}", i - 1));
+                folder(&format!("f{i}"), parent.as_deref(), "d")
+            })
+            .collect();
+        let p = deep.folder_paths();
+        let last: Vec<&str> = p["f1999"].split('/').collect();
+        assert_eq!(last.len(), Manifest::MAX_FOLDER_DEPTH + 1);
+        assert_eq!(last[0], "…");
+        assert_eq!(p["f2"], "d/d/d");
     }
 }

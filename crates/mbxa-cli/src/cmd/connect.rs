@@ -62,7 +62,11 @@ impl ConnectArgs {
             .context("--client-id (or MBXA_CLIENT_ID) is required")?;
         let given = [
             self.client_secret_file.is_some(),
-            self.client_secret_env.is_some(),
+            // An empty MBXA_CLIENT_SECRET (e.g. `export MBXA_CLIENT_SECRET=` to unset it in a
+            // script) counts as not given.
+            self.client_secret_env
+                .as_ref()
+                .is_some_and(|s| !s.expose_secret().trim().is_empty()),
             self.client_cert.is_some(),
         ]
         .iter()
@@ -87,10 +91,11 @@ impl ConnectArgs {
                 bail!("the client secret file {} is empty", path.display());
             }
             ClientAuth::Secret(SecretString::new(secret))
-        } else if let Some(secret) = &self.client_secret_env {
-            if secret.expose_secret().trim().is_empty() {
-                bail!("MBXA_CLIENT_SECRET is empty");
-            }
+        } else if let Some(secret) = self
+            .client_secret_env
+            .as_ref()
+            .filter(|s| !s.expose_secret().trim().is_empty())
+        {
             ClientAuth::Secret(secret.clone())
         } else if let Some(path) = &self.client_cert {
             let pem = std::fs::read_to_string(path).with_context(|| {
@@ -210,5 +215,27 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("--tenant"));
+    }
+
+    #[test]
+    fn empty_secret_variable_counts_as_not_given() {
+        let p = temp_file("with-empty-env", "from-file\n");
+        let a = ConnectArgs {
+            tenant: Some("t".into()),
+            client_id: Some("c".into()),
+            client_secret_file: Some(p.clone()),
+            client_secret_env: Some("".into()),
+            client_cert: None,
+            graph_url: mbxa_graph::DEFAULT_GRAPH_URL.into(),
+            login_url: mbxa_graph::DEFAULT_LOGIN_URL.into(),
+        };
+        let cfg = a.to_config().unwrap();
+        let _ = std::fs::remove_file(&p);
+        assert!(matches!(&cfg.auth, ClientAuth::Secret(s) if s.expose_secret() == "from-file"));
+        let only_empty = ConnectArgs {
+            client_secret_file: None,
+            ..a
+        };
+        assert!(only_empty.to_config().is_err());
     }
 }

@@ -416,25 +416,32 @@ pub(crate) fn safe_component(raw: &str, max: usize) -> String {
     s
 }
 
+/// Names already given out per directory (lower-cased: Windows and macOS fold case), and for each
+/// (directory, base name) the next " (n)" suffix to try, so that thousands of items with the same
+/// subject cost linear, not quadratic, time.
+#[derive(Default)]
+struct UsedNames {
+    names: HashMap<PathBuf, HashSet<String>>,
+    next: HashMap<(PathBuf, String), usize>,
+}
+
 /// Picks a name not yet used in `dir` (case-insensitively: Windows and macOS fold case).
-fn unique_name(
-    used: &mut HashMap<PathBuf, HashSet<String>>,
-    dir: &Path,
-    base: &str,
-    ext: &str,
-) -> String {
-    let set = used.entry(dir.to_path_buf()).or_default();
-    let mut n = 1;
+fn unique_name(used: &mut UsedNames, dir: &Path, base: &str, ext: &str) -> String {
+    let set = used.names.entry(dir.to_path_buf()).or_default();
+    let n = used
+        .next
+        .entry((dir.to_path_buf(), format!("{base}{ext}").to_lowercase()))
+        .or_insert(1);
     loop {
-        let name = if n == 1 {
+        let name = if *n == 1 {
             format!("{base}{ext}")
         } else {
             format!("{base} ({n}){ext}")
         };
+        *n += 1;
         if set.insert(name.to_lowercase()) {
             return name;
         }
-        n += 1;
     }
 }
 
@@ -508,7 +515,7 @@ pub fn extract(args: ExtractArgs, out: &Output) -> anyhow::Result<Outcome> {
     // Safe on-disk directory for each folder; sibling names that collide after sanitising get
     // " (2)", " (3)" in manifest order, so the mapping is deterministic.
     let mut dir_of: HashMap<String, PathBuf> = HashMap::new();
-    let mut used: HashMap<PathBuf, HashSet<String>> = HashMap::new();
+    let mut used = UsedNames::default();
     let mut folders: Vec<&mbxa_format::Folder> = manifest.folders.iter().collect();
     folders.sort_by_key(|f| paths.get(&f.id).map_or(0, Vec::len));
     for f in folders {
@@ -533,7 +540,9 @@ pub fn extract(args: ExtractArgs, out: &Output) -> anyhow::Result<Outcome> {
     let mut created: HashSet<PathBuf> = HashSet::new();
     for item in &manifest.items {
         let Some(path) = paths.get(&item.folder_id) else {
-            failed.push(json!({"id": item.id, "error": format!("folder {} not in manifest", item.folder_id)}));
+            let msg = format!("its folder {} is not in the manifest", item.folder_id);
+            out.warn(&format!("item {}: {msg}", item.id));
+            failed.push(json!({"id": item.id, "error": msg}));
             continue;
         };
         if !within(path, &wanted) {
@@ -669,7 +678,7 @@ mod tests {
 
     #[test]
     fn names_are_unique_case_insensitively_and_deterministic() {
-        let mut used = HashMap::new();
+        let mut used = UsedNames::default();
         let d = Path::new("/x");
         assert_eq!(unique_name(&mut used, d, "Hi", ".eml"), "Hi.eml");
         assert_eq!(unique_name(&mut used, d, "hi", ".eml"), "hi (2).eml");
@@ -678,6 +687,18 @@ mod tests {
             unique_name(&mut used, Path::new("/y"), "hi", ".eml"),
             "hi.eml"
         );
+        // A base that looks like an earlier suffixed name still gets a fresh one.
+        assert_eq!(
+            unique_name(&mut used, d, "hi (2)", ".eml"),
+            "hi (2) (2).eml"
+        );
+        // Thousands of same-named items stay linear (each call continues where the last ended).
+        for i in 4..=5000 {
+            assert_eq!(
+                unique_name(&mut used, d, "Hi", ".eml"),
+                format!("Hi ({i}).eml")
+            );
+        }
     }
 
     #[test]
