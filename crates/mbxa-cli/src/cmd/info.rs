@@ -383,16 +383,30 @@ pub fn ls(args: LsArgs, out: &Output) -> anyhow::Result<Outcome> {
         )?;
         return Ok(Outcome::Ok);
     }
+    // Indentation and the name column are capped: a (hostile or absurd) tree thousands of
+    // levels deep must not turn the listing into gigabytes of spaces.
+    const MAX_INDENT: usize = 32;
+    const MAX_WIDTH: usize = 100;
+    let indent = |depth: usize| {
+        if depth > MAX_INDENT {
+            format!("{}… ", "  ".repeat(MAX_INDENT))
+        } else {
+            "  ".repeat(depth)
+        }
+    };
     let width = rows
         .iter()
-        .map(|f| 2 * f.depth + f.path.rsplit('/').next().unwrap_or("").chars().count())
+        .map(|f| {
+            indent(f.depth).chars().count()
+                + f.path.rsplit('/').next().unwrap_or("").chars().count()
+        })
         .max()
         .unwrap_or(0)
-        .max(6);
+        .clamp(6, MAX_WIDTH);
     for f in &rows {
         let name = format!(
             "{}{}",
-            "  ".repeat(f.depth),
+            indent(f.depth),
             f.path.rsplit('/').next().unwrap_or("")
         );
         let failed = if f.failed > 0 {
