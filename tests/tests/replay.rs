@@ -619,3 +619,47 @@ async fn auto_expanded_archive_target_gets_sessions_in_the_named_mailbox() {
     assert_eq!(r2.imported, 0, "{:?}", r2.failed);
     assert_eq!(r2.found_by_search_key as usize, a.items.len());
 }
+
+/// Regression (reliability suite, finding 5): under dropped connections a folder create can fail
+/// before it reached the server. Replay must retry it (after checking it does not exist) instead
+/// of giving up on the folder, and must never create a folder twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folder_creation_survives_dropped_connections_without_duplicates() {
+    let w = world(40, |_| {}).await;
+    let archive = w.capture_a().await;
+    let a = w.emu.mailbox_snapshot(&w.mbx_a);
+    w.emu.set_faults(Faults {
+        drop_rate: 0.15,
+        ..Faults::default()
+    });
+    // `--into` makes replay create the whole tree, so there are many creates to drop.
+    let mut o = w.opts();
+    o.into = Some("Restored".into());
+    let r = w.replay(&archive, &o).await;
+    assert!(r.folders_created.len() >= 5, "{:?}", r.folders_created);
+    let folder_failures: Vec<_> = r
+        .failed
+        .iter()
+        .filter(|p| p.reason.contains("could not be created"))
+        .collect();
+    assert!(folder_failures.is_empty(), "{folder_failures:?}");
+    let b = w.emu.mailbox_snapshot(&w.mbx_b);
+    let restored: Vec<&str> = b
+        .folders
+        .iter()
+        .filter_map(|g| g.path.strip_prefix("Restored/"))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for p in &restored {
+        assert!(seen.insert(*p), "folder Restored/{p} exists twice in B");
+    }
+    assert_eq!(restored.len(), r.folders_created.len() - 1, "{restored:?}");
+    // With the weather cleared, a re-run completes the items, each exactly once.
+    w.emu.set_faults(Faults::default());
+    let r2 = w.replay(&archive, &o).await;
+    assert!(r2.failed.is_empty(), "{:?}", r2.failed);
+    assert_eq!(
+        r2.imported + r.imported,
+        a.items.len() as u64 - r2.skipped_system
+    );
+}

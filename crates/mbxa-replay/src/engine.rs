@@ -597,6 +597,80 @@ fn problem(manifest: &Manifest, fplan: &FolderPlan, idx: usize, reason: String) 
     }
 }
 
+/// Attempts at creating one folder before giving up on it.
+const FOLDER_CREATE_ATTEMPTS: u32 = 6;
+
+/// Creates folder `name` under `parent_id` exactly once: `Ok((id, true))` when this call created
+/// it, `Ok((id, false))` when it turned out to exist already.
+///
+/// A create that failed may still have happened (its answer lost to a dropped connection), and the
+/// Graph client rightly does not re-send non-idempotent POSTs. So after each failure the target's
+/// folders are listed afresh and searched by name under the parent; only when the folder is
+/// certainly absent is the create tried again, a bounded number of times.
+async fn create_folder_once(
+    ctx: &Ctx<'_>,
+    parent_id: Option<&str>,
+    name: &str,
+    class: &str,
+    listed: &[TargetFolder],
+) -> std::result::Result<(String, bool), String> {
+    let mut last = String::new();
+    for attempt in 0..FOLDER_CREATE_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis((100 << attempt).min(2000))).await;
+        }
+        match ctx
+            .client
+            .create_folder(&ctx.mailbox, parent_id, name, class)
+            .await
+        {
+            Ok(f) => return Ok((f.id, true)),
+            Err(e) => last = e.to_string(),
+        }
+        // It may exist after all (created by a request whose answer was lost, or concurrently).
+        let fresh: Vec<TargetFolder> = match ctx.client.list_folders(&ctx.mailbox).await {
+            Ok(v) => v
+                .into_iter()
+                .map(|f| TargetFolder {
+                    id: f.id,
+                    parent_id: f.parent_folder_id,
+                    display_name: f.display_name,
+                    folder_class: f.folder_type,
+                    well_known_name: f.well_known_name,
+                    total_item_count: f.total_item_count,
+                })
+                .collect(),
+            // Without a fresh listing, re-creating could duplicate the folder: the listing from
+            // the start of the run is the best evidence left.
+            Err(_) if attempt + 1 == FOLDER_CREATE_ATTEMPTS => listed.to_vec(),
+            Err(e) => {
+                last = format!("{last}; listing folders to check: {e}");
+                continue;
+            }
+        };
+        if let Some(id) = find_folder(&fresh, name, parent_id) {
+            return Ok((id, false));
+        }
+    }
+    Err(last)
+}
+
+/// The folder named `name` (case-insensitively) under `parent_id`, or at the top of the tree.
+fn find_folder(list: &[TargetFolder], name: &str, parent_id: Option<&str>) -> Option<String> {
+    list.iter()
+        .find(|f| {
+            f.display_name.to_lowercase() == name.to_lowercase()
+                && match parent_id {
+                    Some(p) => f.parent_id.as_deref() == Some(p),
+                    None => !list.iter().any(|x| {
+                        Some(x.id.as_str()) == f.parent_id.as_deref()
+                            && x.well_known_name.as_deref() != Some("msgfolderroot")
+                    }),
+                }
+        })
+        .map(|f| f.id.clone())
+}
+
 /// Creates the plan's missing folders; returns each node's target id, or why it has none.
 async fn create_folders(
     ctx: &Ctx<'_>,
@@ -607,7 +681,6 @@ async fn create_folders(
 ) -> Result<Vec<std::result::Result<String, String>>> {
     let mut ids: Vec<Option<String>> = Vec::with_capacity(fplan.nodes.len());
     let mut failures: HashMap<usize, String> = HashMap::new();
-    let mut relisted: Option<Vec<TargetFolder>> = None;
     for (n, node) in fplan.nodes.iter().enumerate() {
         let id = match &node.state {
             NodeState::Existing { id, .. } => Some(id.clone()),
@@ -628,70 +701,21 @@ async fn create_folders(
                         None
                     }
                     Some(parent_id) => {
-                        match ctx
-                            .client
-                            .create_folder(&ctx.mailbox, parent_id.as_deref(), name, class)
+                        match create_folder_once(ctx, parent_id.as_deref(), name, class, listed)
                             .await
                         {
-                            Ok(f) => {
-                                ctx.progress.folder_created(&node.path);
-                                report.folders_created.push(node.path.clone());
-                                folders[n].action = FolderAction::Created;
-                                Some(f.id)
+                            Ok((id, created)) => {
+                                if created {
+                                    ctx.progress.folder_created(&node.path);
+                                    report.folders_created.push(node.path.clone());
+                                    folders[n].action = FolderAction::Created;
+                                }
+                                Some(id)
                             }
                             Err(e) => {
-                                // It may exist after all (created by a request whose answer was
-                                // lost, or concurrently): look it up by name under the parent.
-                                let list = match &relisted {
-                                    Some(l) => l,
-                                    None => {
-                                        let l = ctx
-                                            .client
-                                            .list_folders(&ctx.mailbox)
-                                            .await
-                                            .map(|v| {
-                                                v.into_iter()
-                                                    .map(|f| TargetFolder {
-                                                        id: f.id,
-                                                        parent_id: f.parent_folder_id,
-                                                        display_name: f.display_name,
-                                                        folder_class: f.folder_type,
-                                                        well_known_name: f.well_known_name,
-                                                        total_item_count: f.total_item_count,
-                                                    })
-                                                    .collect()
-                                            })
-                                            .unwrap_or_else(|_| listed.to_vec());
-                                        relisted.insert(l)
-                                    }
-                                };
-                                let found: Option<String> = list
-                                    .iter()
-                                    .find(|f| {
-                                        f.display_name.to_lowercase() == name.to_lowercase()
-                                            && match &parent_id {
-                                                Some(p) => {
-                                                    f.parent_id.as_deref() == Some(p.as_str())
-                                                }
-                                                None => !list.iter().any(|x| {
-                                                    Some(x.id.as_str()) == f.parent_id.as_deref()
-                                                        && x.well_known_name.as_deref()
-                                                            != Some("msgfolderroot")
-                                                }),
-                                            }
-                                    })
-                                    .map(|f| f.id.clone());
-                                match found {
-                                    Some(id) => {
-                                        relisted = None;
-                                        Some(id)
-                                    }
-                                    None => {
-                                        folders[n].action = FolderAction::Failed;
-                                        failures.insert(n, e.to_string());
-                                        None
-                                    }
-                                }
+                                folders[n].action = FolderAction::Failed;
+                                failures.insert(n, e);
+                                None
                             }
                         }
                     }
