@@ -118,7 +118,7 @@ fn sigkill_at_random_points_then_rerun_completes_without_double_exports() {
 
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut interrupted = 0;
-    for run in 0..12 {
+    for run in 0..20 {
         emu.reset_stats();
         let out = dir.0.join(format!("k{run}.mbxa"));
         let delay = Duration::from_millis(rng.below(full.as_millis() as u64 * 9 / 10));

@@ -128,7 +128,7 @@ fn sigkill_at_random_points_never_imports_twice() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut killed_mid_run = 0;
     let mut imports_seen = Vec::new();
-    for run in 0..12 {
+    for run in 0..20 {
         let early = rng.below(4) == 0;
         let delay = Duration::from_millis(rng.below(150));
         let target = emu.stats().imports + 1 + rng.below(12);
