@@ -5,7 +5,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok((pack, entries)) = mbxa_vault::decode_index_file(std::path::Path::new("fuzz.idx"), data) {
+    if let Ok((pack, entries)) =
+        mbxa_vault::decode_index_file(std::path::Path::new("fuzz.idx"), data)
+    {
         // What decodes re-encodes to the same bytes.
         assert_eq!(mbxa_vault::encode_index_file(&pack, &entries), data);
     }
