@@ -73,6 +73,7 @@ timed() {
   local name=$1; shift
   if [ "$REPARSE" = 1 ]; then [ -s "$OUT/$name.time" ] && ! grep -q 'exited with non-zero' "$OUT/$name.time"; return; fi
   log "running $name: $*"
+  echo "$name $(cut -d' ' -f1 /proc/loadavg)" >> "$OUT/loads.txt"
   if /usr/bin/time -v -o "$OUT/$name.time" "$@" > "$OUT/$name.out" 2> "$OUT/$name.err"; then
     return 0
   fi
@@ -242,6 +243,7 @@ SECS=$(( $(date +%s) - T0 ))
   echo "Machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, Linux $(uname -r); $(rustc -V)"
   echo "Tools: $(zstd --version | head -1 | sed 's/\*//g; s/^ *//; s/ *$//'); $(openssl version | cut -d' ' -f1-2); $(restic version | cut -d' ' -f1-2); $(tar --version | head -1)"
   echo "Load average (1/5/15 min): $START_LOAD at start, $END_LOAD at the end; run took ${SECS} s."
+  echo "1-min load average as each component started: $(awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2}' "$OUT/loads.txt" 2>/dev/null)."
   echo
   echo "| component | metric | mbxa | baseline | ratio / target | peak RSS |"
   echo "|---|---|---:|---|---|---:|"
