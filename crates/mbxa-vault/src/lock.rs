@@ -82,17 +82,30 @@ impl VaultLock {
             now_secs(),
             operation
         );
+        // The lock file appears complete or not at all: its content is written and fsynced under
+        // a temp name, then hard-linked to `lock` (which fails if `lock` exists). A process killed
+        // at any point leaves either no lock or a whole one naming a dead pid.
+        let tmp_dir = if root.join("tmp").is_dir() {
+            root.join("tmp")
+        } else {
+            root.to_path_buf()
+        };
         for _ in 0..8 {
-            match fsutil::create_new(&path) {
-                Ok(mut f) => {
-                    f.write_all(content.as_bytes()).ctx(&path)?;
-                    f.sync_all().ctx(&path)?;
+            let tmp = fsutil::temp_path(&tmp_dir, "lock-new");
+            let mut f = fsutil::create_new(&tmp)?;
+            let written = f.write_all(content.as_bytes()).and_then(|()| f.sync_all());
+            drop(f);
+            let linked = written.and_then(|()| std::fs::hard_link(&tmp, &path));
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => {
                     fsutil::sync_dir(root)?;
                     return Ok(VaultLock { path, content });
                 }
-                Err(Error::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                // Our temp file was swept by a concurrent cleanup: try again.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).ctx(&path),
             }
             let mut existing = String::new();
             match std::fs::File::open(&path) {
