@@ -880,7 +880,7 @@ pub(crate) async fn run(
     let jpath = journal_path(&out);
     let part = ArchiveFile::part_path(&out);
     // Held until this function returns: two captures into one .part would corrupt it.
-    let _lock = blocking({
+    let lock = blocking({
         let out = out.clone();
         move || OutputLock::acquire(&out)
     })
@@ -1050,6 +1050,10 @@ pub(crate) async fn run(
         Ok((manifest, id))
     })
     .await?;
+    // The lock goes before the journal: a crash in between leaves a journal beside a finished
+    // archive, which the next run recognises as done and cleans up; the other order could leave
+    // a lock file behind with nothing to ever remove it.
+    drop(lock);
     let j2 = jpath.clone();
     blocking(move || {
         remove_if_exists(&j2)?;

@@ -62,17 +62,7 @@ pub async fn replay(
             what: format!("listing folders of {mailbox}"),
             source: Box::new(source),
         })?;
-    let target: Vec<TargetFolder> = listed
-        .into_iter()
-        .map(|f| TargetFolder {
-            id: f.id,
-            parent_id: f.parent_folder_id,
-            display_name: f.display_name,
-            folder_class: f.folder_type,
-            well_known_name: f.well_known_name,
-            total_item_count: f.total_item_count,
-        })
-        .collect();
+    let target: Vec<TargetFolder> = listed.into_iter().map(TargetFolder::from).collect();
     let fplan = plan_folders(
         &manifest.folders,
         &target,
@@ -629,17 +619,7 @@ async fn create_folder_once(
         }
         // It may exist after all (created by a request whose answer was lost, or concurrently).
         let fresh: Vec<TargetFolder> = match ctx.client.list_folders(&ctx.mailbox).await {
-            Ok(v) => v
-                .into_iter()
-                .map(|f| TargetFolder {
-                    id: f.id,
-                    parent_id: f.parent_folder_id,
-                    display_name: f.display_name,
-                    folder_class: f.folder_type,
-                    well_known_name: f.well_known_name,
-                    total_item_count: f.total_item_count,
-                })
-                .collect(),
+            Ok(v) => v.into_iter().map(TargetFolder::from).collect(),
             // Without a fresh listing, re-creating could duplicate the folder: the listing from
             // the start of the run is the best evidence left.
             Err(_) if attempt + 1 == FOLDER_CREATE_ATTEMPTS => listed.to_vec(),

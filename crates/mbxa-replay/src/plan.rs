@@ -55,6 +55,19 @@ pub struct TargetFolder {
     pub total_item_count: u64,
 }
 
+impl From<mbxa_graph::MailboxFolder> for TargetFolder {
+    fn from(f: mbxa_graph::MailboxFolder) -> Self {
+        TargetFolder {
+            id: f.id,
+            parent_id: f.parent_folder_id,
+            display_name: f.display_name,
+            folder_class: f.folder_type,
+            well_known_name: f.well_known_name,
+            total_item_count: f.total_item_count,
+        }
+    }
+}
+
 /// Where a planned folder's parent is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
