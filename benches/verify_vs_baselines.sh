@@ -16,7 +16,7 @@ W=${1:-/tmp/mbxa-bench}
 ITEMS=${2:-2000}
 MEAN_TEXT=${3:-20000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-for t in zstd openssl restic; do command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 2; }; done
+for t in zstd openssl restic bc; do command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 2; }; done
 
 cd "$ROOT"
 cargo build --release -q -p mbxa-cli
@@ -31,6 +31,8 @@ sync
 now() { date +%s.%N; }
 elapsed() { echo "$(now) - $1" | bc -l; }
 mbs() { echo "scale=1; $1 / 1048576 / $2" | bc -l; }
+# "baseline time / mbxa time" as "N.NNx" with the direction spelled out (">1: mbxa is faster").
+rel() { echo "scale=2; $1 / $2" | bc -l | sed 's/^\./0./'; }
 
 ARCH_BYTES=$(cat "$W"/caps/*.mbxa | wc -c)
 BLOB_BYTES=$(du -sb --apparent-size "$W/files" | cut -f1)
@@ -82,12 +84,12 @@ echo
 echo "| task | tool | seconds | MiB/s of uncompressed blobs | ratio |"
 echo "|---|---|---:|---:|---:|"
 echo "| verify 5 archives | mbxa verify | $(printf %.2f "$T_VERIFY") | $(mbs "$BLOB_BYTES" "$T_VERIFY") | 1.00 |"
-echo "| same blobs | zstd -dc \\| openssl dgst -sha256 | $(printf %.2f "$T_ZSTD") | $(mbs "$BLOB_BYTES" "$T_ZSTD") | $(echo "scale=2; $T_ZSTD / $T_VERIFY" | bc -l)x slower |"
+echo "| same blobs | zstd -dc \\| openssl dgst -sha256 | $(printf %.2f "$T_ZSTD") | $(mbs "$BLOB_BYTES" "$T_ZSTD") | $(rel "$T_ZSTD" "$T_VERIFY")x the time of mbxa |"
 echo "| verify the store | mbxa vault verify | $(printf %.2f "$T_VVERIFY") | $(mbs "$BLOB_BYTES" "$T_VVERIFY") | 1.00 |"
 echo "| verify the store, whole files re-created | mbxa vault verify --full | $(printf %.2f "$T_VVERIFY_FULL") | $(mbs "$BLOB_BYTES" "$T_VVERIFY_FULL") | |"
-echo "| same blobs | restic check --read-data | $(printf %.2f "$T_RCHECK") | $(mbs "$BLOB_BYTES" "$T_RCHECK") | $(echo "scale=2; $T_RCHECK / $T_VVERIFY" | bc -l)x slower |"
+echo "| same blobs | restic check --read-data | $(printf %.2f "$T_RCHECK") | $(mbs "$BLOB_BYTES" "$T_RCHECK") | $(rel "$T_RCHECK" "$T_VVERIFY")x the time of mbxa |"
 echo "| store 5 captures | mbxa vault add | $(printf %.2f "$T_ADD") | $(mbs "$BLOB_BYTES" "$T_ADD") | 1.00 |"
-echo "| same blobs as files | restic backup | $(printf %.2f "$T_RESTIC") | $(mbs "$BLOB_BYTES" "$T_RESTIC") | $(echo "scale=2; $T_RESTIC / $T_ADD" | bc -l)x slower |"
+echo "| same blobs as files | restic backup | $(printf %.2f "$T_RESTIC") | $(mbs "$BLOB_BYTES" "$T_RESTIC") | $(rel "$T_RESTIC" "$T_ADD")x the time of mbxa |"
 echo
 echo "| stored size | bytes | MiB | vs archives |"
 echo "|---|---:|---:|---:|"
