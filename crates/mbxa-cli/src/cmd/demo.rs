@@ -429,6 +429,27 @@ async fn run(args: &DemoArgs, dir: &Path, out: &Output) -> anyhow::Result<DemoRe
     for m in cmp.missing.iter().chain(&cmp.different).take(10) {
         s.note(m);
     }
+    // What the weather was: every fault the emulator injected was survived above.
+    let stats = emu.stats();
+    let injected: u64 = stats.faults.values().sum();
+    let kinds: Vec<String> = stats
+        .faults
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    s.done(
+        "weather",
+        Instant::now(),
+        format!(
+            "{} requests over Graph's limits (429); {injected} faults injected and survived ({})",
+            stats.throttled,
+            if kinds.is_empty() {
+                "none".to_string()
+            } else {
+                kinds.join(", ")
+            }
+        ),
+    );
     let total = s.started.elapsed().as_secs_f64();
     emu.shutdown().await;
     if !out.is_json() {
