@@ -49,7 +49,6 @@ impl Compressor {
         input: &mut dyn FnMut(&mut [u8]) -> Result<()>,
         sink: &mut dyn Write,
     ) -> Result<()> {
-        use zstd_safe::zstd_sys::ZSTD_EndDirective::{ZSTD_e_continue, ZSTD_e_end};
         self.cctx.reset(ResetDirective::SessionOnly).map_err(zerr)?;
         self.cctx.set_pledged_src_size(Some(len)).map_err(zerr)?;
         let mut chunk = vec![0u8; CHUNK.min(len as usize)];
@@ -59,52 +58,43 @@ impl Compressor {
             let buf = &mut chunk[..n];
             input(buf)?;
             left -= n as u64;
-            let mut inb = InBuffer::around(buf);
-            while inb.pos() < n {
-                let mut outb = OutBuffer::around(&mut self.out[..]);
-                self.cctx
-                    .compress_stream2(&mut outb, &mut inb, ZSTD_e_continue)
-                    .map_err(zerr)?;
-                let w = outb.pos();
-                sink.write_all(&self.out[..w])?;
-            }
+            self.feed(buf, sink)?;
         }
-        loop {
-            let mut inb = InBuffer::around(&[]);
-            let mut outb = OutBuffer::around(&mut self.out[..]);
-            let remaining = self
-                .cctx
-                .compress_stream2(&mut outb, &mut inb, ZSTD_e_end)
-                .map_err(zerr)?;
-            let w = outb.pos();
-            sink.write_all(&self.out[..w])?;
-            if remaining == 0 {
-                break;
-            }
-        }
-        Ok(())
+        self.end_frame(sink)
     }
 
     /// Compresses an in-memory buffer as one frame into `sink`, feeding zstd the same
     /// `CHUNK`-sized pieces as [`Compressor::compress`] (so both give identical frames) but
     /// without copying them first.
     pub(crate) fn compress_slice(&mut self, data: &[u8], sink: &mut dyn Write) -> Result<()> {
-        use zstd_safe::zstd_sys::ZSTD_EndDirective::{ZSTD_e_continue, ZSTD_e_end};
         self.cctx.reset(ResetDirective::SessionOnly).map_err(zerr)?;
         self.cctx
             .set_pledged_src_size(Some(data.len() as u64))
             .map_err(zerr)?;
         for chunk in data.chunks(CHUNK) {
-            let mut inb = InBuffer::around(chunk);
-            while inb.pos() < chunk.len() {
-                let mut outb = OutBuffer::around(&mut self.out[..]);
-                self.cctx
-                    .compress_stream2(&mut outb, &mut inb, ZSTD_e_continue)
-                    .map_err(zerr)?;
-                let w = outb.pos();
-                sink.write_all(&self.out[..w])?;
-            }
+            self.feed(chunk, sink)?;
         }
+        self.end_frame(sink)
+    }
+
+    /// Feeds one piece of input to the frame in progress, writing what zstd emits.
+    fn feed(&mut self, piece: &[u8], sink: &mut dyn Write) -> Result<()> {
+        use zstd_safe::zstd_sys::ZSTD_EndDirective::ZSTD_e_continue;
+        let mut inb = InBuffer::around(piece);
+        while inb.pos() < piece.len() {
+            let mut outb = OutBuffer::around(&mut self.out[..]);
+            self.cctx
+                .compress_stream2(&mut outb, &mut inb, ZSTD_e_continue)
+                .map_err(zerr)?;
+            let w = outb.pos();
+            sink.write_all(&self.out[..w])?;
+        }
+        Ok(())
+    }
+
+    /// Ends the frame in progress (epilogue and checksum), writing what zstd emits.
+    fn end_frame(&mut self, sink: &mut dyn Write) -> Result<()> {
+        use zstd_safe::zstd_sys::ZSTD_EndDirective::ZSTD_e_end;
         loop {
             let mut inb = InBuffer::around(&[]);
             let mut outb = OutBuffer::around(&mut self.out[..]);
@@ -115,10 +105,9 @@ impl Compressor {
             let w = outb.pos();
             sink.write_all(&self.out[..w])?;
             if remaining == 0 {
-                break;
+                return Ok(());
             }
         }
-        Ok(())
     }
 }
 
