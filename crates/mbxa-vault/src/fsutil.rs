@@ -31,8 +31,14 @@ pub(crate) fn create_new(path: &Path) -> Result<File> {
     o.open(path).ctx(path)
 }
 
-/// fsyncs a directory so a rename or unlink in it is durable.
+/// fsyncs a directory so a rename or unlink in it is durable. The empty path (the parent of a
+/// relative one-component path such as `vault`) means the current directory.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     #[cfg(unix)]
     {
         File::open(dir).and_then(|d| d.sync_all()).ctx(dir)?;
