@@ -49,7 +49,9 @@ pub enum VaultCommand {
     Verify {
         /// The vault directory.
         vault: PathBuf,
-        /// Also re-create every archive in full and compare its SHA-256 (slower).
+        /// Also re-create every archive in full (re-compressing every blob) and compare its
+        /// SHA-256. Without it, frames are re-compressed only for archives added with another
+        /// zstd version than this build's; `add` already proved the others reproduce.
         #[arg(long)]
         full: bool,
     },
@@ -213,8 +215,18 @@ pub fn vault(cmd: VaultCommand, out: &Output) -> anyhow::Result<Outcome> {
                 for u in &r.unindexed_packs {
                     out.info(&format!("note: {u} is not indexed (left by an interrupted add); `vault prune` removes it"));
                 }
+                let how = if r.full {
+                    "re-created byte for byte".to_string()
+                } else if r.frames_recompressed > 0 {
+                    format!(
+                        "re-creatable ({} frames re-compressed); --full re-creates them whole",
+                        r.frames_recompressed
+                    )
+                } else {
+                    "re-creatable; --full re-creates them whole".to_string()
+                };
                 out.line(&format!(
-                    "{} packs ({}), {} chunks read; {} of {} archives re-created byte for byte; {} problem(s)",
+                    "{} packs ({}), {} chunks read; {} of {} archives {how}; {} problem(s)",
                     r.packs,
                     human(r.bytes),
                     r.chunks,
