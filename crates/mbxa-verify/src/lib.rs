@@ -259,12 +259,45 @@ impl Read for RangeReader<'_> {
 
 /// Frames up to this size are read whole into a per-thread buffer; larger ones are streamed.
 const SMALL_FRAME: u64 = 4 << 20;
+/// Largest content decoded in one piece into a per-thread buffer.
+const BULK_MAX: u64 = 16 << 20;
 
-/// Per-thread buffers reused across blobs (no per-blob allocation of large buffers).
+/// Per-thread buffers and decompression context reused across blobs (no per-blob allocation).
 #[derive(Default)]
 struct Scratch {
     input: Vec<u8>,
     output: Vec<u8>,
+    dctx: Option<zstd::bulk::Decompressor<'static>>,
+}
+
+/// One-shot decode of `scratch.input` into `scratch.output` with the thread's reused context,
+/// for the common case: exactly one frame filling the input and declaring a content size equal
+/// to the index's length. `None` when that is not the case (the caller then streams, which
+/// reports the precise problem); `Some(Ok(n))` bytes decoded.
+fn decode_whole(scratch: &mut Scratch, len: u64) -> Option<std::result::Result<usize, String>> {
+    use zstd::zstd_safe;
+    let input = &scratch.input[..];
+    let frame_len = zstd_safe::find_frame_compressed_size(input).ok()?;
+    if frame_len != input.len() {
+        return None;
+    }
+    let size = zstd_safe::get_frame_content_size(input).ok()??;
+    // Bounded: larger (or lying) sizes stream in 128 KiB pieces instead of being allocated.
+    if size != len || size > BULK_MAX {
+        return None;
+    }
+    let dctx = match scratch.dctx.as_mut() {
+        Some(d) => d,
+        None => scratch.dctx.insert(zstd::bulk::Decompressor::new().ok()?),
+    };
+    let size = size as usize;
+    if scratch.output.len() < size {
+        scratch.output.resize(size, 0); // grows only: no zero-filling per blob
+    }
+    Some(
+        dctx.decompress_to_buffer(input, &mut scratch.output[..size])
+            .map_err(|e| e.to_string()),
+    )
 }
 
 /// Decodes exactly one zstd frame from `src` into `sink`; `left` says how many input bytes
@@ -350,12 +383,17 @@ fn check_blob(
         // Small frames (most mail): one positioned read into the thread's buffer.
         scratch.input.resize(e.stored_len as usize, 0);
         match read_exact_at(file, &mut scratch.input, e.offset) {
-            Ok(()) => decode_frame(
-                &scratch.input[..],
-                &mut scratch.output,
-                &mut sink,
-                |rest: &&[u8]| rest.len() as u64,
-            ),
+            Ok(()) => match decode_whole(scratch, e.len) {
+                Some(Ok(n)) => sink(&scratch.output[..n]),
+                Some(Err(msg)) => Err(msg),
+                // Not a single frame declaring its size: the streaming decoder says what is wrong.
+                None => decode_frame(
+                    &scratch.input[..],
+                    &mut scratch.output,
+                    &mut sink,
+                    |rest: &&[u8]| rest.len() as u64,
+                ),
+            },
             Err(err) => Err(format!("cannot read the frame: {err}")),
         }
     } else {
