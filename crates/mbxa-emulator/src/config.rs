@@ -23,7 +23,8 @@ pub struct EmulatorConfig {
     pub limits: Limits,
     /// Injected faults (none by default).
     pub faults: Faults,
-    /// Added to every Graph and import request before it is answered.
+    /// Service time of every Graph and import request: each is answered this long after it was
+    /// admitted (the emulator's own work on it counts towards it, as a real server's does).
     pub latency: Duration,
     /// Lifetime of access tokens from the token endpoint (default 3599 s, like Entra ID).
     pub token_lifetime: Duration,

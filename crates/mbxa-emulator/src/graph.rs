@@ -238,10 +238,9 @@ pub(crate) async fn graph(shared: &Arc<Shared>, ctx: &Ctx, kill: &Notify) -> Res
     if let Some(r) = inject(shared, &tok.client_id, &key, kill).await {
         return r;
     }
-    let latency = shared.rt().latency;
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
+    // The configured latency is the call's whole service time: the answer is built first and
+    // sent when it has elapsed, so the emulator's own CPU time does not add to it.
+    let due = tokio::time::Instant::now() + shared.rt().latency;
     let resp = match route {
         Route::Settings(u) => settings(shared, &ver, &tok, &u),
         Route::Mailbox(_, mseg, op) => {
@@ -258,6 +257,7 @@ pub(crate) async fn graph(shared: &Arc<Shared>, ctx: &Ctx, kill: &Notify) -> Res
             env.run(op)
         }
     };
+    tokio::time::sleep_until(due).await;
     hold_slot(maybe_truncate(shared, resp).await, slot)
 }
 
@@ -1980,11 +1980,9 @@ pub(crate) async fn import(shared: &Arc<Shared>, ctx: &Ctx, kill: &Notify) -> Re
     if let Some(r) = inject(shared, &sess.client_id, &mbx_id, kill).await {
         return r;
     }
-    let latency = shared.rt().latency;
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
+    let due = tokio::time::Instant::now() + shared.rt().latency;
     let resp = import_item(shared, ctx, &sess, &l[1], now);
+    tokio::time::sleep_until(due).await;
     hold_slot(maybe_truncate(shared, resp).await, slot)
 }
 
