@@ -38,7 +38,7 @@ const QUERY: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'$');
 
 /// Page size asked for with `$top` on listings and `Prefer: odata.maxpagesize` on delta.
-pub(crate) const PAGE_SIZE: u32 = 250;
+pub(crate) const PAGE_SIZE: u32 = 1000;
 /// Bound on the number of pages followed in one enumeration (a server looping nextLinks).
 const MAX_PAGES: usize = 1_000_000;
 /// Bound on folders gathered in one tree walk.

@@ -313,8 +313,9 @@ impl GraphClient {
                 Some(k) => Some(self.inner.limiter.acquire(k).await),
                 None => None,
             };
-            let outcome = self.attempt(&req, &url, token.as_ref().map(|t| &t.0)).await;
-            drop(permit);
+            let outcome = self
+                .attempt(&req, &url, token.as_ref().map(|t| &t.0), permit)
+                .await;
             let secrets = self.secrets(token.as_ref().map(|t| &t.0), &req);
             let path = url_path(&url);
             let (reason, status, wait) = match outcome {
@@ -480,7 +481,15 @@ impl GraphClient {
     }
 
     /// One HTTP exchange, body read within bounds.
-    async fn attempt(&self, req: &Req, url: &Url, bearer: Option<&SecretString>) -> Attempt {
+    /// One HTTP exchange. `permit` (the mailbox's concurrency slot) is released as soon as the
+    /// response body is in: the server is done with the request, parsing it needs no slot.
+    async fn attempt(
+        &self,
+        req: &Req,
+        url: &Url,
+        bearer: Option<&SecretString>,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Attempt {
         let mut rb = self
             .inner
             .http
@@ -563,6 +572,7 @@ impl GraphClient {
                 }
             }
         }
+        drop(permit);
         let body = Bytes::from(buf);
         if !success {
             return Attempt::Status {

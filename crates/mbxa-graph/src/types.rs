@@ -29,8 +29,8 @@ pub struct MailboxFolder {
     pub folder_type: String,
     /// `wellKnownName`, e.g. `inbox`; `None` for user folders.
     pub well_known_name: Option<String>,
-    /// `totalItemCount`.
-    pub total_item_count: u64,
+    /// `totalItemCount`; `None` when the answer did not carry it (delta pages may not).
+    pub total_item_count: Option<u64>,
     /// `childFolderCount`.
     pub child_folder_count: u64,
 }
@@ -205,7 +205,8 @@ pub(crate) fn parse_folder(v: &Value) -> Option<MailboxFolder> {
         display_name: get_str(v, "displayName").unwrap_or_default().to_owned(),
         folder_type: get_str(v, "type").unwrap_or_default().to_owned(),
         well_known_name: opt_string(v, "wellKnownName"),
-        total_item_count: get_u64(v, "totalItemCount").unwrap_or(0),
+        // Absent (delta pages may carry only a few properties) is not "empty".
+        total_item_count: get_u64(v, "totalItemCount"),
         child_folder_count: get_u64(v, "childFolderCount").unwrap_or(0),
     })
 }
@@ -248,11 +249,15 @@ mod tests {
             Some("NJWt2LeVEAAAIBCAAAAA==")
         );
         assert_eq!(f.well_known_name.as_deref(), Some("archive"));
-        assert_eq!((f.total_item_count, f.child_folder_count), (2, 0));
+        assert_eq!((f.total_item_count, f.child_folder_count), (Some(2), 0));
         assert_eq!(f.folder_type, "IPF.Note");
         let v: Value = serde_json::json!({"id":"x","wellKnownName":null,"parentFolderId":""});
         let f = parse_folder(&v).unwrap();
         assert_eq!((f.well_known_name, f.parent_folder_id), (None, None));
+        assert_eq!(
+            f.total_item_count, None,
+            "absent count is unknown, not zero"
+        );
         assert!(parse_folder(&serde_json::json!({"displayName":"no id"})).is_none());
     }
 

@@ -63,7 +63,7 @@ impl From<mbxa_graph::MailboxFolder> for TargetFolder {
             display_name: f.display_name,
             folder_class: f.folder_type,
             well_known_name: f.well_known_name,
-            total_item_count: f.total_item_count,
+            total_item_count: f.total_item_count.unwrap_or(0),
         }
     }
 }
