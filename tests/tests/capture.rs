@@ -161,6 +161,15 @@ async fn full_capture_holds_exactly_the_mailbox() {
     // Nothing exported twice, no leftovers, private file.
     let stats = emu.stats();
     assert!(snap.items.iter().all(|i| stats.exports_of(&i.id) == 1));
+    // Folders Graph reported empty (totalItemCount 0) are not listed: one items/delta page per
+    // non-empty folder (150 items fit a page), none for the empty ones.
+    let non_empty: std::collections::HashSet<&str> =
+        snap.items.iter().map(|i| i.folder_id.as_str()).collect();
+    assert!(
+        non_empty.len() < snap.folders.len(),
+        "the mailbox has empty folders"
+    );
+    assert_eq!(stats.route("GET items/delta"), non_empty.len() as u64);
     assert!(!mbxa_capture::journal_path(&out).exists());
     assert!(!dir.path().join("a.mbxa.part").exists());
     assert!(!dir.path().join("a.mbxa.lock").exists());

@@ -223,17 +223,31 @@ fn open_or_create(out: &Path, header: Header) -> Result<Opened> {
 }
 
 /// The folder tree now, and the folders delta link to store.
+/// The folder tree, its delta link, and the folders that Graph said, in this run, hold no
+/// items (`totalItemCount` 0): listing their items would cost a call for nothing.
+type FolderListing = (Vec<Folder>, String, HashSet<String>);
+
+/// Folder ids this answer reports as empty (a count Graph did not send is unknown, not zero).
+fn known_empty(folders: &[mbxa_graph::MailboxFolder]) -> HashSet<String> {
+    folders
+        .iter()
+        .filter(|f| f.total_item_count == Some(0))
+        .map(|f| f.id.clone())
+        .collect()
+}
+
 async fn list_folders(
     client: &GraphClient,
     mbx: &str,
     base: Option<&Base>,
-) -> Result<(Vec<Folder>, String)> {
+) -> Result<FolderListing> {
     if let Some(b) = base {
         if let Some(link) = b.manifest.capture.folders_delta_link.as_deref() {
             match client.folders_delta(mbx, Some(link)).await {
                 Ok(d) => {
                     if d.changed.is_empty() && d.removed.is_empty() {
-                        return Ok((b.manifest.folders.clone(), d.delta_link));
+                        // Counts of unchanged folders are the base's, not fresh: none is skipped.
+                        return Ok((b.manifest.folders.clone(), d.delta_link, HashSet::new()));
                     }
                     let changed: Vec<Folder> = d.changed.iter().map(folder_from_graph).collect();
                     // Delta entries may carry only a few properties; take the full tree then.
@@ -241,10 +255,15 @@ async fn list_folders(
                         return Ok((
                             apply_folder_delta(&b.manifest.folders, &changed, &d.removed),
                             d.delta_link,
+                            known_empty(&d.changed),
                         ));
                     }
                     let all = client.list_folders(mbx).await?;
-                    return Ok((all.iter().map(folder_from_graph).collect(), d.delta_link));
+                    return Ok((
+                        all.iter().map(folder_from_graph).collect(),
+                        d.delta_link,
+                        known_empty(&all),
+                    ));
                 }
                 Err(e) if e.is_delta_expired() => {}
                 Err(e) => return Err(e.into()),
@@ -254,10 +273,14 @@ async fn list_folders(
     let d = client.folders_delta(mbx, None).await?;
     let folders: Vec<Folder> = d.changed.iter().map(folder_from_graph).collect();
     if folders.iter().all(|f| f.parent_id.is_some()) {
-        return Ok((folders, d.delta_link));
+        return Ok((folders, d.delta_link, known_empty(&d.changed)));
     }
     let all = client.list_folders(mbx).await?;
-    Ok((all.iter().map(folder_from_graph).collect(), d.delta_link))
+    Ok((
+        all.iter().map(folder_from_graph).collect(),
+        d.delta_link,
+        known_empty(&all),
+    ))
 }
 
 /// One folder's items: from the base's delta link when there is one, else (or when it expired) in full.
@@ -301,11 +324,23 @@ struct Ctx {
     list_concurrency: usize,
 }
 
+/// What the listing task got for one folder.
+enum Got {
+    /// Listed by the interrupted run: its plan is journaled.
+    Journaled(Vec<Planned>),
+    /// Listed now.
+    Listed(Listing, String, ListKind),
+    /// Graph's folder answer said it holds no items: not listed, and no delta link recorded
+    /// (so the next incremental capture lists it in full, which for a small folder is one call).
+    Empty,
+}
+
 /// Lists each selected folder (or takes its journaled listing) and hands the plans on.
 async fn listing_task(
     ctx: Arc<Ctx>,
     selected: Vec<(String, String)>,
     mut journaled: HashMap<String, (Vec<Planned>, String, bool)>,
+    empty: HashSet<String>,
     wtx: mpsc::Sender<WriterMsg>,
     ptx: mpsc::UnboundedSender<Vec<Planned>>,
 ) -> Result<Vec<String>> {
@@ -316,16 +351,17 @@ async fn listing_task(
     // but handled in folder order, so journal and dedup stay deterministic.
     let listings = futures::stream::iter(selected.into_iter().map(|(fid, path)| {
         let journaled = journaled.remove(&fid);
+        let is_empty = empty.contains(&fid);
         let ctx = ctx.clone();
         async move {
-            let listed = match journaled {
-                // Listed by the interrupted run: its plan is journaled.
-                Some((items, _, _)) => Ok(Err(items)),
+            let got = match journaled {
+                Some((items, _, _)) => Ok(Got::Journaled(items)),
+                None if is_empty => Ok(Got::Empty),
                 None => list_items(&ctx.client, &ctx.mbx, &fid, ctx.base.as_deref())
                     .await
-                    .map(Ok),
+                    .map(|(l, link, kind)| Got::Listed(l, link, kind)),
             };
-            listed.map(|l| (fid, path, l))
+            got.map(|g| (fid, path, g))
         }
     }))
     .buffered(ctx.list_concurrency.max(1));
@@ -333,8 +369,19 @@ async fn listing_task(
     while let Some(next) = listings.next().await {
         let (fid, path, listed) = next?;
         let planned = match listed {
-            Err(items) => items,
-            Ok((listing, link, kind)) => {
+            Got::Journaled(items) => items,
+            Got::Empty => {
+                ctx.tracker.emit(ProgressEvent::FolderListed {
+                    mailbox_id: ctx.mbx.clone(),
+                    path: path.clone(),
+                    items: 0,
+                    to_export: 0,
+                    to_copy: 0,
+                    full: true,
+                });
+                Vec::new()
+            }
+            Got::Listed(listing, link, kind) => {
                 let planned = plan_folder(&fid, listing, ctx.base.as_deref());
                 let to_copy = planned.iter().filter(|p| p.reuse.is_some()).count() as u64;
                 ctx.tracker.emit(ProgressEvent::FolderListed {
@@ -933,15 +980,18 @@ pub(crate) async fn run(
     });
 
     // Folders: journaled by an interrupted run, or listed now and journaled before any item.
+    // Only a fresh listing's counts are trusted to skip empty folders (a resumed run lists all).
+    let mut empty = HashSet::new();
     let (mut folders, folders_link) = match state.folders.take() {
         Some(f) => f,
         None => {
-            let (f, link) = list_folders(&client, &mbx, base.as_deref()).await?;
+            let (f, link, e) = list_folders(&client, &mbx, base.as_deref()).await?;
             let rec = Record::Folders {
                 folders: f.iter().map(JFolder::from_folder).collect(),
                 delta_link: link.clone(),
             };
             journal = blocking(move || journal.append(&[rec]).map(|_| journal)).await?;
+            empty = e;
             (f, link)
         }
     };
@@ -991,7 +1041,14 @@ pub(crate) async fn run(
         writer_loop(file, journal, state, present, wtracker, wrx)
     });
 
-    let lister = listing_task(ctx.clone(), selected.clone(), journaled, wtx.clone(), ptx);
+    let lister = listing_task(
+        ctx.clone(),
+        selected.clone(),
+        journaled,
+        empty,
+        wtx.clone(),
+        ptx,
+    );
     let dispatcher = dispatch_task(ctx.clone(), opts.concurrency, done, prx, wtx);
     // On the first error both futures are dropped: their senders close and the writer stops
     // after journaling what it already has, so a re-run resumes from there.

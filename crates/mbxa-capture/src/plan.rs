@@ -235,7 +235,7 @@ pub(crate) fn folder_from_graph(f: &MailboxFolder) -> Folder {
         display_name: f.display_name.clone(),
         folder_class: f.folder_type.clone(),
         well_known_name: f.well_known_name.clone(),
-        item_count: f.total_item_count,
+        item_count: f.total_item_count.unwrap_or(0),
     }
 }
 
