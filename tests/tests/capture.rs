@@ -317,6 +317,58 @@ async fn incremental_exports_only_changes_and_equals_a_fresh_capture() {
     emu.shutdown().await;
 }
 
+/// Unchanged items are copied from the base frame by frame, without recompression; a base frame
+/// that no longer decodes to its blob is not copied: the item is exported again instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_base_frame_is_exported_again_not_copied() {
+    let (emu, client, t) = start(cfg(60)).await;
+    let mbx = t.users[0].primary_mailbox_id.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.mbxa"), dir.path().join("b.mbxa"));
+    capture(&client, opts(&mbx, &a)).await;
+    // Flip one byte in the middle of one blob's frame.
+    let (victim, offset, stored) = {
+        let r = mbxa_format::ArchiveReader::open_path(&a).unwrap();
+        let e = r.entries_in_file_order()[3];
+        (e.id, e.offset, e.stored_len)
+    };
+    let mut bytes = std::fs::read(&a).unwrap();
+    bytes[(offset + stored / 2) as usize] ^= 0x20;
+    std::fs::write(&a, &bytes).unwrap();
+    let holders: Vec<String> = {
+        let r = mbxa_format::ArchiveReader::open_path(&a).unwrap();
+        r.manifest()
+            .items
+            .iter()
+            .filter(|i| matches!(&i.content, ItemContent::Blob { id, .. } if *id == victim))
+            .map(|i| i.id.clone())
+            .collect()
+    };
+    assert!(!holders.is_empty());
+    emu.reset_stats();
+    let rb = capture(&client, opts(&mbx, &b).base(&a)).await;
+    let snap = emu.mailbox_snapshot(&mbx);
+    assert_archive_is(&b, &snap, None);
+    let stats = emu.stats();
+    assert_eq!(
+        rb.exported as usize,
+        holders.len(),
+        "only the damaged blob's items"
+    );
+    assert!(holders.iter().all(|h| stats.exports_of(h) == 1));
+    assert_eq!(rb.copied as usize, snap.items.len() - holders.len());
+    // The copies are the base's frames byte for byte.
+    let mut ra = mbxa_format::ArchiveReader::open_path(&a).unwrap();
+    let mut rb2 = mbxa_format::ArchiveReader::open_path(&b).unwrap();
+    for e in ra.entries_in_file_order() {
+        if e.id != victim {
+            assert_eq!(ra.raw_frame(&e.id).unwrap(), rb2.raw_frame(&e.id).unwrap());
+        }
+    }
+    rb2.verify_all(&mut |_| {}).unwrap();
+    emu.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_delta_tokens_fall_back_to_full_listing_reusing_blobs() {
     let mut c = cfg(120);

@@ -74,14 +74,6 @@ pub enum Error {
         /// The mailbox searched.
         mailbox_id: String,
     },
-    /// A blob taken from the base archive did not hash to the id the base manifest names.
-    #[error("base archive blob {expected} re-added as {got}")]
-    BaseBlobMismatch {
-        /// The id the base manifest names.
-        expected: String,
-        /// The id of the bytes read.
-        got: String,
-    },
     /// A pipeline task panicked or was cancelled (a bug, not an input problem).
     #[error("capture task failed: {0}")]
     Task(String),

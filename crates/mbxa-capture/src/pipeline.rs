@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use mbxa_format::{
-    ArchiveFile, ArchiveReader, BlobId, CaptureInfo, Folder, FolderDeltaLink, Item, ItemContent,
-    Manifest, Source,
+    ArchiveFile, ArchiveReader, BlobId, CaptureInfo, CheckedFrame, Folder, FolderDeltaLink, Item,
+    ItemContent, Manifest, Source,
 };
 use mbxa_graph::{ExportOutcome, GraphClient};
 use tokio::sync::{mpsc, Semaphore};
@@ -56,12 +56,10 @@ enum WriterMsg {
 
 /// One item's outcome, on its way to the writer.
 enum Entry {
-    /// Exported (or copied from the base) bytes; `expect` is the base blob id for a copy.
-    Data {
-        meta: ItemMeta,
-        data: Vec<u8>,
-        expect: Option<BlobId>,
-    },
+    /// Exported bytes.
+    Data { meta: ItemMeta, data: Vec<u8> },
+    /// An unchanged item's frame, copied from the base as is (checked: decodes to its blob).
+    Copied { meta: ItemMeta, frame: CheckedFrame },
     /// Content already in the `.part` (dedup or resumed).
     Present { meta: ItemMeta, blob: BaseBlob },
     /// Graph refused to export it.
@@ -490,11 +488,7 @@ fn classify(
             if !change_key.is_empty() {
                 meta.change_key = change_key;
             }
-            Ok(Entry::Data {
-                meta,
-                data,
-                expect: None,
-            })
+            Ok(Entry::Data { meta, data })
         }
         ExportOutcome::Failed { code, .. } if is_vanished_code(&code) => {
             Ok(Entry::Vanished { id: meta.id })
@@ -525,13 +519,13 @@ async fn copy_batch(
                 entries.push(Entry::Present { meta, blob });
                 continue;
             }
-            match r.read_blob(&blob.id) {
-                Ok(data) => entries.push(Entry::Data {
-                    meta,
-                    data,
-                    expect: Some(blob.id),
-                }),
-                // A damaged base blob is not fatal: Graph still has the item.
+            // The base's frame is copied as is, after checking it decodes to the blob: no
+            // recompression. A damaged base blob is not fatal: Graph still has the item.
+            match r
+                .raw_frame(&blob.id)
+                .and_then(|f| CheckedFrame::new(blob.id, blob.len, f))
+            {
+                Ok(frame) => entries.push(Entry::Copied { meta, frame }),
                 Err(_) => fallback.push(meta),
             }
         }
@@ -708,20 +702,21 @@ fn writer_loop(
                 WriterMsg::Batch(entries) => {
                     for e in entries {
                         match e {
-                            Entry::Data { meta, data, expect } => {
+                            Entry::Copied { meta, frame } => {
+                                let len = frame.len();
+                                let id = file.writer().add_frame(frame)?;
+                                copied += 1;
+                                present.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+                                wrote = true;
+                                items.push(JItem {
+                                    meta,
+                                    content: JContent::Blob { id, len },
+                                });
+                            }
+                            Entry::Data { meta, data } => {
                                 let id = file.writer().add_blob(&data)?;
-                                if let Some(want) = expect {
-                                    if want != id {
-                                        return Err(Error::BaseBlobMismatch {
-                                            expected: want.to_hex(),
-                                            got: id.to_hex(),
-                                        });
-                                    }
-                                    copied += 1;
-                                } else {
-                                    exported += 1;
-                                    bytes += data.len() as u64;
-                                }
+                                exported += 1;
+                                bytes += data.len() as u64;
                                 present.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
                                 wrote = true;
                                 items.push(JItem {

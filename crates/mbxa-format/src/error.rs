@@ -210,6 +210,15 @@ pub enum Error {
         /// The text given.
         input: String,
     },
+    /// A ready-made frame given to [`crate::ArchiveWriter::add_frame`] is not a valid frame of
+    /// the blob it was given for; nothing was written.
+    #[error("frame given for blob {id} rejected: {reason}")]
+    FrameRejected {
+        /// The blob the frame was given for.
+        id: BlobId,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Compression failed (zstd reported an error while writing).
     #[error("compression failed: {0}")]
     Compress(String),

@@ -291,6 +291,55 @@ impl<S: Read> Read for BlobDecoder<S> {
     }
 }
 
+/// A blob's zstd frame that was checked to be a valid frame of that blob, ready to be written
+/// by [`crate::ArchiveWriter::add_frame`] without decompressing and recompressing the blob.
+/// The only way to make one is [`CheckedFrame::new`], which checks.
+#[derive(Debug)]
+pub struct CheckedFrame {
+    pub(crate) id: BlobId,
+    pub(crate) len: u64,
+    pub(crate) frame: Vec<u8>,
+}
+
+impl CheckedFrame {
+    /// Checks that `frame` is a blob frame this format accepts for blob `id` of `len` bytes:
+    /// one zstd frame filling `frame`, declaring its content size and checksum, decoding to
+    /// exactly `len` bytes whose SHA-256 is `id` (spec §4). Streams the output: memory does not
+    /// grow with `len`.
+    ///
+    /// # Errors
+    /// [`Error::FrameRejected`] saying what is wrong.
+    pub fn new(id: BlobId, len: u64, frame: Vec<u8>) -> Result<CheckedFrame> {
+        let rejected = |e: Error| Error::FrameRejected {
+            id,
+            reason: e.to_string(),
+        };
+        {
+            let mut dec =
+                BlobDecoder::new(&frame[..], id, 0, frame.len() as u64, len).map_err(rejected)?;
+            io::copy(&mut dec, &mut io::sink())
+                .map_err(Error::from_io)
+                .map_err(rejected)?;
+        }
+        Ok(CheckedFrame { id, len, frame })
+    }
+
+    /// The blob's id.
+    pub fn id(&self) -> BlobId {
+        self.id
+    }
+
+    /// The blob's (uncompressed) length.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the blob is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// Decompresses a whole in-memory frame (manifest), bounded by `limit` bytes of output.
 pub(crate) fn decompress_bounded(frame: &[u8], limit: u64) -> std::result::Result<Vec<u8>, String> {
     let declared = match zstd_safe::get_frame_content_size(frame) {

@@ -48,6 +48,7 @@ pub use constants::{
 };
 pub use error::{Error, Result};
 pub use file::ArchiveFile;
+pub use frame::CheckedFrame;
 pub use id::{ArchiveId, BlobId};
 pub use model::{
     CaptureInfo, Folder, FolderDeltaLink, Item, ItemContent, MailboxKind, Manifest, Source,

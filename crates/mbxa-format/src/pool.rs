@@ -15,6 +15,8 @@ struct Job {
     seq: u64,
     id: BlobId,
     data: Vec<u8>,
+    /// `Some(len)`: `data` is already a (checked) frame of a `len`-byte blob, to pass through.
+    frame_of: Option<u64>,
 }
 
 /// A compressed blob, ready to be written.
@@ -56,6 +58,18 @@ impl Pool {
                             Err(_) => break,
                         };
                         let Ok(job) = job else { break };
+                        if let Some(len) = job.frame_of {
+                            let done = Done {
+                                seq: job.seq,
+                                id: job.id,
+                                len,
+                                frame: Ok(job.data),
+                            };
+                            if dtx.send(done).is_err() {
+                                break;
+                            }
+                            continue;
+                        }
                         let frame = (|| {
                             if comp.is_none() {
                                 comp = Some(Compressor::new()?);
@@ -93,13 +107,24 @@ impl Pool {
 
     /// Queues a blob (blocks while the queue is full).
     pub(crate) fn submit(&mut self, id: BlobId, data: Vec<u8>) -> Result<()> {
+        let len = data.len() as u64;
+        self.send(id, len, data, None)
+    }
+
+    /// Queues a checked ready-made frame of a `len`-byte blob, to be written in order.
+    pub(crate) fn submit_frame(&mut self, id: BlobId, len: u64, frame: Vec<u8>) -> Result<()> {
+        self.send(id, len, frame, Some(len))
+    }
+
+    fn send(&mut self, id: BlobId, len: u64, data: Vec<u8>, frame_of: Option<u64>) -> Result<()> {
         let stopped = || Error::Compress("compression worker stopped".into());
         let tx = self.jobs.as_ref().ok_or_else(stopped)?;
-        self.pending.insert(id, data.len() as u64);
+        self.pending.insert(id, len);
         tx.send(Job {
             seq: self.next_seq,
             id,
             data,
+            frame_of,
         })
         .map_err(|_| stopped())?;
         self.next_seq += 1;

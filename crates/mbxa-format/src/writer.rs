@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::constants::*;
 use crate::error::{Error, Result};
-use crate::frame::{Compressor, CHUNK};
+use crate::frame::{CheckedFrame, Compressor, CHUNK};
 use crate::id::{ArchiveId, BlobId};
 use crate::model::{ItemContent, Manifest};
 use crate::pool::Pool;
@@ -435,6 +435,36 @@ impl<W: Write> ArchiveWriter<W> {
             };
             self.compressor.compress(len, &mut feed, &mut sw)?;
         }
+        self.emit_frame(id, len)?;
+        Ok(id)
+    }
+
+    /// Adds a blob given as its ready-made zstd frame, e.g. one copied from another archive with
+    /// [`crate::ArchiveReader::raw_frame`] and checked by [`CheckedFrame::new`]: no
+    /// recompression, which makes copying unchanged items into an incremental capture cheap, and
+    /// a damaged source never enters the archive. Adding a blob already present writes nothing.
+    ///
+    /// The archive then holds the source's frame bytes, which may differ from what this writer
+    /// would compress (another level or zstd version); any valid frame is allowed (spec §4).
+    ///
+    /// # Errors
+    /// [`Error::LimitExceeded`]; I/O.
+    pub fn add_frame(&mut self, checked: CheckedFrame) -> Result<BlobId> {
+        let CheckedFrame { id, len, frame } = checked;
+        if self.contains(&id) {
+            return Ok(id);
+        }
+        self.check_len(len)?;
+        if frame.len() <= POOL_MAX_BLOB {
+            if let Some(pool) = self.pool.as_mut() {
+                pool.submit_frame(id, len, frame)?;
+                self.drain(false)?;
+                return Ok(id);
+            }
+        }
+        self.drain(true)?;
+        self.reset_frame();
+        self.frame = Spool::Mem(frame);
         self.emit_frame(id, len)?;
         Ok(id)
     }

@@ -267,3 +267,66 @@ fn spooled_add_blob_reader_equals_add_blob() {
     };
     assert!(w1.finish(&m).unwrap().0 == w2.finish(&m).unwrap().0);
 }
+
+/// Copying every blob as its checked raw frame, in the same order, gives byte for byte the same
+/// archive as compressing them (same writer settings), with or without worker threads.
+#[test]
+fn copied_frames_give_the_same_archive() {
+    let blobs = vec![
+        blob_bytes(11, 70_000),
+        blob_bytes(12, 3),
+        Vec::new(),
+        blob_bytes(13, 300_000),
+    ];
+    let (bytes, id, m) = write_archive(&blobs);
+    for threads in [1, 2] {
+        let mut src = open(&bytes).unwrap();
+        let mut w = ArchiveWriter::new(Vec::new()).unwrap();
+        w.set_threads(threads).unwrap();
+        for e in src.entries_in_file_order() {
+            let frame = src.raw_frame(&e.id).unwrap();
+            let checked = CheckedFrame::new(e.id, e.len, frame).unwrap();
+            assert_eq!((checked.id(), checked.len()), (e.id, e.len));
+            assert_eq!(w.add_frame(checked).unwrap(), e.id);
+        }
+        // A second copy of a blob already present writes nothing.
+        let first = src.entries_in_file_order()[0];
+        let again = CheckedFrame::new(first.id, first.len, src.raw_frame(&first.id).unwrap());
+        w.add_frame(again.unwrap()).unwrap();
+        let (copy, copy_id) = w.finish(&m).unwrap();
+        assert_eq!(copy_id, id, "{threads} thread(s)");
+        assert!(copy == bytes, "{threads} thread(s): bytes differ");
+    }
+}
+
+/// A frame that is not a valid frame of the blob it is offered for is refused, saying why.
+#[test]
+fn checked_frame_refuses_what_is_not_that_blob() {
+    let blobs = vec![blob_bytes(21, 50_000), blob_bytes(22, 40_000)];
+    let (bytes, _, _) = write_archive(&blobs);
+    let mut r = open(&bytes).unwrap();
+    let es = r.entries_in_file_order();
+    let (a, b) = (es[0], es[1]);
+    let fa = r.raw_frame(&a.id).unwrap();
+    let reason = |res: Result<CheckedFrame>| match res {
+        Err(Error::FrameRejected { reason, .. }) => reason,
+        other => panic!("expected FrameRejected, got {other:?}"),
+    };
+    // Another blob's id, or another length.
+    assert!(reason(CheckedFrame::new(b.id, a.len, fa.clone())).contains("hash"));
+    assert!(!reason(CheckedFrame::new(a.id, a.len + 1, fa.clone())).is_empty());
+    // Bytes after the frame, a truncated frame, a flipped byte inside it.
+    let mut longer = fa.clone();
+    longer.push(0);
+    assert!(reason(CheckedFrame::new(a.id, a.len, longer)).contains("trailing"));
+    let short = fa[..fa.len() - 5].to_vec();
+    assert!(!reason(CheckedFrame::new(a.id, a.len, short)).is_empty());
+    let mut flipped = fa.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x40;
+    assert!(CheckedFrame::new(a.id, a.len, flipped).is_err());
+    // Not zstd at all.
+    assert!(reason(CheckedFrame::new(a.id, a.len, b"plain".to_vec())).contains("zstd"));
+    // The genuine frame passes.
+    assert!(CheckedFrame::new(a.id, a.len, fa).is_ok());
+}
