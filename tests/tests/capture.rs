@@ -685,3 +685,130 @@ async fn items_graph_refuses_are_recorded_as_failed() {
     assert_eq!(rd.read_blob(&id).unwrap(), b"hello");
     server.abort();
 }
+
+/// A two-folder mailbox: while `healthy` is false, item I2 cannot be exported and listing folder
+/// F2 never answers (the run hangs there, as if killed); once healthy, everything works.
+async fn flaky_graph(healthy: Arc<AtomicBool>) -> (String, tokio::task::JoinHandle<()>) {
+    use axum::body::Bytes;
+    use axum::http::{Method, Uri};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let b2 = base.clone();
+    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
+        let base = b2.clone();
+        let healthy = healthy.load(Ordering::SeqCst);
+        async move {
+            let p = uri.path().to_string();
+            let json = |v: serde_json::Value| {
+                ([(axum::http::header::CONTENT_TYPE, "application/json")], v.to_string())
+            };
+            if method == Method::POST && p.ends_with("/oauth2/v2.0/token") {
+                return json(serde_json::json!({"token_type":"Bearer","expires_in":3599,"access_token":"t"}));
+            }
+            let mbx = format!("{base}/beta/admin/exchange/mailboxes/MBX1");
+            let folder = |id: &str, name: &str| serde_json::json!({"id":id,"parentFolderId":"ROOT",
+                "displayName":name,"type":"IPF.Note","totalItemCount":2,"childFolderCount":0});
+            if p.ends_with("/folders/delta") {
+                return json(serde_json::json!({"value":[folder("F1","Inbox"), folder("F2","Later")],
+                    "@odata.deltaLink": format!("{mbx}/folders/delta?$deltatoken=1")}));
+            }
+            let item = |id: &str| serde_json::json!({"id":id,"changeKey":format!("ck-{id}"),
+                "createdDateTime":"2026-01-01T00:00:00Z","lastModifiedDateTime":"2026-01-01T00:00:00Z",
+                "size":5,"type":"IPM.Note","categories":[]});
+            if p.ends_with("/folders/F1/items/delta") {
+                return json(serde_json::json!({"value":[item("I1"), item("I2")],
+                    "@odata.deltaLink": format!("{mbx}/folders/F1/items/delta?$deltatoken=1")}));
+            }
+            if p.ends_with("/folders/F2/items/delta") {
+                if !healthy {
+                    std::future::pending::<()>().await;
+                }
+                return json(serde_json::json!({"value":[item("I3"), item("I4")],
+                    "@odata.deltaLink": format!("{mbx}/folders/F2/items/delta?$deltatoken=1")}));
+            }
+            if p.ends_with("/exportItems") {
+                let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let value: Vec<serde_json::Value> = req["itemIds"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str())
+                    .map(|id| {
+                        if id == "I2" && !healthy {
+                            serde_json::json!({"itemId":id,"error":{"code":"ErrorMailboxStoreUnavailable","message":"try later"}})
+                        } else {
+                            // base64 of the id itself: each item its own content
+                            let data = match id { "I1" => "STE=", "I2" => "STI=", "I3" => "STM=", _ => "STQ=" };
+                            serde_json::json!({"itemId":id,"changeKey":format!("ck-{id}"),"data":data})
+                        }
+                    })
+                    .collect();
+                return json(serde_json::json!({ "value": value }));
+            }
+            json(serde_json::json!({"error":{"code":"itemNotFound","message":p}}))
+        }
+    });
+    let h = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (base, h)
+}
+
+/// An item Graph refused before the run was interrupted is tried again when it resumes (and
+/// committed items are not): a transient refusal does not stay in the archive for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_retries_items_that_failed_before_the_interruption() {
+    let healthy = Arc::new(AtomicBool::new(false));
+    let (base, server) = flaky_graph(healthy.clone()).await;
+    let cfg = GraphConfig::new(
+        format!("{base}/beta"),
+        base.clone(),
+        "tenant",
+        "client",
+        ClientAuth::Secret(SecretString::new("s")),
+    );
+    let client = GraphClient::new(cfg).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("f.mbxa");
+    // First run: I1 committed, I2 committed as failed, then it hangs listing F2: interrupt it.
+    let notify = Arc::new(tokio::sync::Notify::new());
+    let n2 = notify.clone();
+    let progress: Arc<dyn Progress> = Arc::new(move |e: &ProgressEvent| {
+        if matches!(e, ProgressEvent::Progress(s) if s.items_done >= 2) {
+            n2.notify_one();
+        }
+    });
+    tokio::select! {
+        r = mbxa_capture::capture_mailbox(&client, opts("MBX1", &out), progress) => panic!("finished while F2 hangs: {:?}", r.map(|r| r.items)),
+        _ = notify.notified() => {}
+    }
+    // Second run, Graph healthy again.
+    healthy.store(true, Ordering::SeqCst);
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let ev2 = events.clone();
+    let progress: Arc<dyn Progress> =
+        Arc::new(move |e: &ProgressEvent| ev2.lock().unwrap().push(e.clone()));
+    let r = mbxa_capture::capture_mailbox(&client, opts("MBX1", &out), progress)
+        .await
+        .unwrap();
+    assert!(r.resumed);
+    assert!(r.is_complete(), "failed: {:?}", r.failed);
+    // I1 was committed by the first run and not exported again; I2 was retried.
+    assert_eq!(r.exported, 3, "I2, I3 and I4");
+    let started = events.lock().unwrap().iter().find_map(|e| match e {
+        ProgressEvent::Started {
+            items_already_done, ..
+        } => Some(*items_already_done),
+        _ => None,
+    });
+    assert_eq!(started, Some(1), "only I1 counts as done");
+    let mut rd = ArchiveReader::open_path(&out).unwrap();
+    let m = rd.manifest().clone();
+    assert_eq!(m.items.len(), 4);
+    let i2 = m.items.iter().find(|i| i.id == "I2").unwrap();
+    let ItemContent::Blob { id, .. } = i2.content else {
+        panic!("I2 still failed: {:?}", i2.content)
+    };
+    assert_eq!(rd.read_blob(&id).unwrap(), b"I2");
+    server.abort();
+}

@@ -968,6 +968,11 @@ pub(crate) async fn run(
         present,
         resumed,
     } = opened;
+    // Items Graph refused in the interrupted run get another chance: they are not done (their
+    // journaled listing still names them), and a new outcome replaces the old in the journal.
+    state
+        .items
+        .retain(|_, it| !matches!(it.content, JContent::Failed { .. }));
     tracker.emit(ProgressEvent::Started {
         mailbox_id: mbx.clone(),
         resumed,
