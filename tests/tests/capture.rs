@@ -686,8 +686,28 @@ async fn items_graph_refuses_are_recorded_as_failed() {
     server.abort();
 }
 
-/// A two-folder mailbox: while `healthy` is false, item I2 cannot be exported and listing folder
-/// F2 never answers (the run hangs there, as if killed); once healthy, everything works.
+/// Minimal base64 (standard alphabet, padded), for the hand-made Graph servers' `data`.
+fn b64(b: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A two-folder mailbox: F1 holds I01..I20 (one full export batch), F2 holds I21, I22. While
+/// `healthy` is false, I02 cannot be exported and listing F2 never answers (the run hangs
+/// there, as if killed); once healthy, everything works. Each item's content is its id.
 async fn flaky_graph(healthy: Arc<AtomicBool>) -> (String, tokio::task::JoinHandle<()>) {
     use axum::body::Bytes;
     use axum::http::{Method, Uri};
@@ -706,24 +726,30 @@ async fn flaky_graph(healthy: Arc<AtomicBool>) -> (String, tokio::task::JoinHand
                 return json(serde_json::json!({"token_type":"Bearer","expires_in":3599,"access_token":"t"}));
             }
             let mbx = format!("{base}/beta/admin/exchange/mailboxes/MBX1");
-            let folder = |id: &str, name: &str| serde_json::json!({"id":id,"parentFolderId":"ROOT",
-                "displayName":name,"type":"IPF.Note","totalItemCount":2,"childFolderCount":0});
+            let folder = |id: &str, name: &str, n: u32| serde_json::json!({"id":id,"parentFolderId":"ROOT",
+                "displayName":name,"type":"IPF.Note","totalItemCount":n,"childFolderCount":0});
             if p.ends_with("/folders/delta") {
-                return json(serde_json::json!({"value":[folder("F1","Inbox"), folder("F2","Later")],
+                return json(serde_json::json!({"value":[folder("F1","Inbox",20), folder("F2","Later",2)],
                     "@odata.deltaLink": format!("{mbx}/folders/delta?$deltatoken=1")}));
             }
-            let item = |id: &str| serde_json::json!({"id":id,"changeKey":format!("ck-{id}"),
-                "createdDateTime":"2026-01-01T00:00:00Z","lastModifiedDateTime":"2026-01-01T00:00:00Z",
-                "size":5,"type":"IPM.Note","categories":[]});
+            let items = |r: std::ops::RangeInclusive<u32>| -> Vec<serde_json::Value> {
+                r.map(|n| {
+                    let id = format!("I{n:02}");
+                    serde_json::json!({"id":id,"changeKey":format!("ck-{id}"),
+                        "createdDateTime":"2026-01-01T00:00:00Z","lastModifiedDateTime":"2026-01-01T00:00:00Z",
+                        "size":3,"type":"IPM.Note","categories":[]})
+                })
+                .collect()
+            };
             if p.ends_with("/folders/F1/items/delta") {
-                return json(serde_json::json!({"value":[item("I1"), item("I2")],
+                return json(serde_json::json!({"value": items(1..=20),
                     "@odata.deltaLink": format!("{mbx}/folders/F1/items/delta?$deltatoken=1")}));
             }
             if p.ends_with("/folders/F2/items/delta") {
                 if !healthy {
                     std::future::pending::<()>().await;
                 }
-                return json(serde_json::json!({"value":[item("I3"), item("I4")],
+                return json(serde_json::json!({"value": items(21..=22),
                     "@odata.deltaLink": format!("{mbx}/folders/F2/items/delta?$deltatoken=1")}));
             }
             if p.ends_with("/exportItems") {
@@ -734,12 +760,10 @@ async fn flaky_graph(healthy: Arc<AtomicBool>) -> (String, tokio::task::JoinHand
                     .flatten()
                     .filter_map(|v| v.as_str())
                     .map(|id| {
-                        if id == "I2" && !healthy {
+                        if id == "I02" && !healthy {
                             serde_json::json!({"itemId":id,"error":{"code":"ErrorMailboxStoreUnavailable","message":"try later"}})
                         } else {
-                            // base64 of the id itself: each item its own content
-                            let data = match id { "I1" => "STE=", "I2" => "STI=", "I3" => "STM=", _ => "STQ=" };
-                            serde_json::json!({"itemId":id,"changeKey":format!("ck-{id}"),"data":data})
+                            serde_json::json!({"itemId":id,"changeKey":format!("ck-{id}"),"data":b64(id.as_bytes())})
                         }
                     })
                     .collect();
@@ -758,6 +782,8 @@ async fn flaky_graph(healthy: Arc<AtomicBool>) -> (String, tokio::task::JoinHand
 /// committed items are not): a transient refusal does not stay in the archive for good.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_retries_items_that_failed_before_the_interruption() {
+    assert_eq!(b64(b"I02"), "STAy");
+    assert_eq!(b64(b"ab"), "YWI=");
     let healthy = Arc::new(AtomicBool::new(false));
     let (base, server) = flaky_graph(healthy.clone()).await;
     let cfg = GraphConfig::new(
@@ -770,17 +796,19 @@ async fn resume_retries_items_that_failed_before_the_interruption() {
     let client = GraphClient::new(cfg).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("f.mbxa");
-    // First run: I1 committed, I2 committed as failed, then it hangs listing F2: interrupt it.
+    // First run: F1's batch is committed (I02 as failed), then it hangs listing F2: interrupt it.
     let notify = Arc::new(tokio::sync::Notify::new());
     let n2 = notify.clone();
     let progress: Arc<dyn Progress> = Arc::new(move |e: &ProgressEvent| {
-        if matches!(e, ProgressEvent::Progress(s) if s.items_done >= 2) {
+        if matches!(e, ProgressEvent::Progress(s) if s.items_done >= 20) {
             n2.notify_one();
         }
     });
     tokio::select! {
         r = mbxa_capture::capture_mailbox(&client, opts("MBX1", &out), progress) => panic!("finished while F2 hangs: {:?}", r.map(|r| r.items)),
         _ = notify.notified() => {}
+        // A guard, not a wait: fail rather than hang if F1's batch is never committed.
+        _ = tokio::time::sleep(Duration::from_secs(60)) => panic!("F1's batch was not committed"),
     }
     // Second run, Graph healthy again.
     healthy.store(true, Ordering::SeqCst);
@@ -793,22 +821,22 @@ async fn resume_retries_items_that_failed_before_the_interruption() {
         .unwrap();
     assert!(r.resumed);
     assert!(r.is_complete(), "failed: {:?}", r.failed);
-    // I1 was committed by the first run and not exported again; I2 was retried.
-    assert_eq!(r.exported, 3, "I2, I3 and I4");
+    // The 19 items committed by the first run were not exported again; I02 was retried.
+    assert_eq!(r.exported, 3, "I02, I21 and I22");
     let started = events.lock().unwrap().iter().find_map(|e| match e {
         ProgressEvent::Started {
             items_already_done, ..
         } => Some(*items_already_done),
         _ => None,
     });
-    assert_eq!(started, Some(1), "only I1 counts as done");
+    assert_eq!(started, Some(19), "the failed item does not count as done");
     let mut rd = ArchiveReader::open_path(&out).unwrap();
     let m = rd.manifest().clone();
-    assert_eq!(m.items.len(), 4);
-    let i2 = m.items.iter().find(|i| i.id == "I2").unwrap();
+    assert_eq!(m.items.len(), 22);
+    let i2 = m.items.iter().find(|i| i.id == "I02").unwrap();
     let ItemContent::Blob { id, .. } = i2.content else {
-        panic!("I2 still failed: {:?}", i2.content)
+        panic!("I02 still failed: {:?}", i2.content)
     };
-    assert_eq!(rd.read_blob(&id).unwrap(), b"I2");
+    assert_eq!(rd.read_blob(&id).unwrap(), b"I02");
     server.abort();
 }

@@ -6,7 +6,7 @@
 //! limits allow: `mailboxes × 4 calls in flight × 20 items per call ÷ latency`.
 //!
 //! Arguments (optional): `--latency-ms N` (default 50), `--quick` (small sizes), `--single`
-//! (only the one-mailbox rows).
+//! (only the one-mailbox rows), `--only N` (only the N-th row).
 
 use std::io::{BufRead, Write};
 use std::process::{Command, Stdio};
@@ -215,7 +215,16 @@ fn main() {
             (50, 50, 400, 20),
         ]
     };
-    for &(m, p, n, x) in runs {
+    // `--only N`: only the N-th row (1-based) of the chosen set.
+    let only: Option<usize> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok());
+    for (i, &(m, p, n, x)) in runs.iter().enumerate() {
+        if only.is_some_and(|o| o != i + 1) {
+            continue;
+        }
         println!("{}", scenario(&rt, m, p, n, latency * x));
     }
 }

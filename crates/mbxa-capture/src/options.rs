@@ -57,7 +57,7 @@ impl CaptureOptions {
             base: None,
             folders: Vec::new(),
             concurrency: 6,
-            list_concurrency: 2,
+            list_concurrency: 4,
             batch_size: MAX_BATCH,
             queue_batches: 4,
             item_retries: 2,

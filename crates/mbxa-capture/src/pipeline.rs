@@ -599,13 +599,9 @@ async fn dispatch_task(
             Err(mpsc::error::TryRecvError::Disconnected) => break,
             Err(mpsc::error::TryRecvError::Empty) => {
                 flush_copies(&ctx, &wtx, &mut copies, &mut exports).await?;
-                // A partial batch goes out only while a call slot is idle; otherwise it waits to
-                // be filled by the next folders (fewer, fuller calls).
-                while !exports.is_empty() && sem.available_permits() > 0 {
-                    let n = exports.len().min(batch);
-                    let chunk: Vec<ItemMeta> = exports.drain(..n).collect();
-                    spawn_export(&ctx, &sem, &mut tasks, &wtx, chunk).await?;
-                }
+                // A partial batch waits to be filled by the next folders and goes out only when
+                // listing is over: every call costs one of the mailbox's 4 slots, so fewer, fuller
+                // calls finish sooner, and while listing goes on its calls keep the slots busy.
                 tokio::select! {
                     p = prx.recv() => match p {
                         Some(p) => p,

@@ -244,3 +244,40 @@ fn mailboxes_json_progress_and_bad_folder_exit_codes() {
     assert!(!bad.exists());
     rt.block_on(emu.shutdown());
 }
+
+/// `--mailbox ID` records a primary mailbox unless `--archive` says the id is an archive's.
+#[test]
+fn mailbox_id_with_archive_is_recorded_as_an_archive() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let emu = rt
+        .block_on(Emulator::start(EmulatorConfig::generated(6, 1, 20)))
+        .unwrap();
+    let t = emu.tenants().remove(0);
+    let archive = t.users[0]
+        .archive_mailbox_id
+        .clone()
+        .expect("generated users have an archive");
+    let primary = t.users[0].primary_mailbox_id.clone();
+    let dir = Dir::new("kind");
+    for (mbx, flag, want) in [
+        (&archive, true, mbxa_format::MailboxKind::Archive),
+        (&primary, false, mbxa_format::MailboxKind::Primary),
+    ] {
+        let out = dir.0.join(format!("{want:?}.mbxa"));
+        let mut c = mbxa(&emu, &t, mbx, &out);
+        if flag {
+            c.arg("--archive");
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let r = ArchiveReader::open_path(&out).unwrap();
+        assert_eq!(r.manifest().source.kind, want);
+        assert_eq!(&r.manifest().source.mailbox_id, mbx);
+        check(&out, &emu, mbx);
+    }
+    rt.block_on(emu.shutdown());
+}

@@ -71,8 +71,9 @@ pub struct CaptureArgs {
         conflicts_with = "mailbox"
     )]
     user: Option<String>,
-    /// With --user: capture the user's in-place archive mailbox instead of the primary.
-    #[arg(long, requires = "user")]
+    /// With --user: capture the user's in-place archive mailbox instead of the primary. With
+    /// --mailbox: the id is an in-place archive's (recorded in the archive as such).
+    #[arg(long)]
     archive: bool,
     /// Capture this mailbox id (`MBX:...`) directly.
     #[arg(long, value_name = "ID")]
@@ -211,6 +212,7 @@ pub fn capture(args: CaptureArgs, out: &Output) -> anyhow::Result<Outcome> {
     let progress: Arc<dyn Progress> = render.clone();
     let result = rt.block_on(async {
         let (mailbox_id, user, kind) = match (&args.mailbox, &args.user) {
+            (Some(m), _) if args.archive => (m.clone(), String::new(), MailboxKind::Archive),
             (Some(m), _) => (m.clone(), String::new(), MailboxKind::Primary),
             (None, Some(u)) => {
                 let s = client
