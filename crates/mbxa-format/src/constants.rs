@@ -1,9 +1,12 @@
-//! Format constants of `spec/mbxa-v1.md`; every number here is named in the spec.
+//! Format constants of `spec/mbxa-v1.md` and `spec/mbxa-v2.md`; every number here is named in
+//! the spec.
 
 /// Value of the header's `format` field.
 pub const FORMAT_NAME: &str = "mbxa";
-/// Major version written and the only one read.
-pub const VERSION_MAJOR: u16 = 1;
+/// Major version written by default. 2.0 is 1.0 with a BLAKE3 file digest (spec/mbxa-v2.md).
+pub const VERSION_MAJOR: u16 = 2;
+/// Major versions this reader reads (and this writer can write).
+pub const READABLE_MAJORS: [u16; 2] = [1, 2];
 /// Minor version written; readers accept any minor of their major.
 pub const VERSION_MINOR: u16 = 0;
 /// Manifest schema version (major) inside the manifest payload.
@@ -45,8 +48,19 @@ pub const MAX_TAR_SIZE: u64 = 0o77_777_777_777;
 /// zstd level used by the writer.
 pub const ZSTD_LEVEL: i32 = 3;
 
-/// The exact bytes of the header entry's data written by this version.
-pub const HEADER_JSON: &[u8] = b"{\"format\":\"mbxa\",\"major\":1,\"minor\":0,\"spec\":\"https://example.invalid/mbxa/spec/mbxa-v1.md\"}\n";
+/// The exact bytes of the header entry's data written for format 2.0 (the default).
+pub const HEADER_JSON: &[u8] = b"{\"format\":\"mbxa\",\"major\":2,\"minor\":0,\"spec\":\"https://example.invalid/mbxa/spec/mbxa-v2.md\"}\n";
+/// The exact bytes of the header entry's data written for format 1.0.
+pub const HEADER_JSON_V1: &[u8] = b"{\"format\":\"mbxa\",\"major\":1,\"minor\":0,\"spec\":\"https://example.invalid/mbxa/spec/mbxa-v1.md\"}\n";
+
+/// The header entry's data written for major version `major`, if it is one this crate writes.
+pub fn header_json(major: u16) -> Option<&'static [u8]> {
+    match major {
+        1 => Some(HEADER_JSON_V1),
+        2 => Some(HEADER_JSON),
+        _ => None,
+    }
+}
 /// Largest header entry a reader accepts.
 pub const MAX_HEADER_LEN: u64 = 4096;
 

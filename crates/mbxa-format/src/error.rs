@@ -29,10 +29,7 @@ pub enum Error {
         reason: String,
     },
     /// The archive's major version (or a minor version this reader cannot accept) is unknown.
-    #[error(
-        "unsupported mbxa version {major}.{minor} (this reader supports {}.x)",
-        crate::constants::VERSION_MAJOR
-    )]
+    #[error("unsupported mbxa version {major}.{minor} (this reader supports 1.x and 2.x)")]
     UnsupportedVersion {
         /// Major version found.
         major: u16,
@@ -83,11 +80,13 @@ pub enum Error {
         /// Offset of the trailer entry's data.
         offset: u64,
     },
-    /// The SHA-256 of all bytes before the trailer differs from the trailer's record of it.
+    /// The file digest of all bytes before the trailer differs from the trailer's record of it.
     #[error(
-        "file digest mismatch over bytes 0..{covered}: trailer says {expected}, file has {actual}"
+        "file digest ({algorithm}) mismatch over bytes 0..{covered}: trailer says {expected}, file has {actual}"
     )]
     FileDigestMismatch {
+        /// `SHA-256` (format 1) or `BLAKE3` (format 2).
+        algorithm: &'static str,
         /// End of the covered range (the trailer's tar header offset).
         covered: u64,
         /// Hex digest recorded in the trailer.

@@ -4,7 +4,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use crate::digest::FileHasher;
 
 use crate::constants::*;
 use crate::error::{Error, Result};
@@ -66,11 +66,12 @@ fn default_threads() -> usize {
         .unwrap_or(1)
 }
 
-/// The exact first bytes every archive starts with (header entry).
-fn header_bytes() -> Result<Vec<u8>> {
-    let mut v = tarhdr::build(HEADER_NAME, HEADER_JSON.len() as u64)?.to_vec();
-    v.extend_from_slice(HEADER_JSON);
-    v.resize((BLOCK + pad512(HEADER_JSON.len() as u64)) as usize, 0);
+/// The exact first bytes an archive of major version `major` starts with (header entry).
+fn header_bytes(major: u16) -> Result<Vec<u8>> {
+    let json = header_json(major).unwrap_or(HEADER_JSON);
+    let mut v = tarhdr::build(HEADER_NAME, json.len() as u64)?.to_vec();
+    v.extend_from_slice(json);
+    v.resize((BLOCK + pad512(json.len() as u64)) as usize, 0);
     Ok(v)
 }
 
@@ -148,7 +149,8 @@ impl ArchiveFile {
     /// [`Error::NotResumable`] if the file does not start with an mbxa header entry; I/O errors.
     pub fn resume(path: &Path) -> Result<(ArchiveFile, Vec<BlobId>)> {
         let part = Self::part_path(path);
-        let header = header_bytes()?;
+        // Every version's header entry has the same length (92 bytes of JSON).
+        let header = header_bytes(VERSION_MAJOR)?;
         let len = match std::fs::metadata(&part) {
             Ok(m) => m.len(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
@@ -158,11 +160,12 @@ impl ArchiveFile {
             return Ok((Self::create(path)?, Vec::new()));
         }
         let mut f = open_part(&part, false)?;
-        let (keep, hasher, entries) = scan_part(&mut f, len, &header, &part)?;
+        let (keep, hasher, entries, major) = scan_part(&mut f, len, &part)?;
         f.set_len(keep).map_err(io_at(&part))?;
         f.seek(SeekFrom::Start(keep)).map_err(io_at(&part))?;
         let ids = entries.iter().map(|e| e.id).collect();
-        let mut writer = ArchiveWriter::from_resumed(f, keep, hasher, entries)?;
+        // A .part begun by an older version is finished in that version.
+        let mut writer = ArchiveWriter::from_resumed(f, keep, hasher, entries, major)?;
         writer.set_spool_dir(Some(parent_dir(path)));
         writer.set_threads(default_threads())?;
         Ok((
@@ -175,27 +178,32 @@ impl ArchiveFile {
     }
 }
 
-/// Scans a `.part`: returns (bytes to keep, hash of those bytes, blobs kept in file order).
+/// Scans a `.part`: returns (bytes to keep, hash of those bytes, blobs kept in file order, the
+/// major version its header entry names).
 fn scan_part(
     f: &mut File,
     len: u64,
-    header: &[u8],
     part: &Path,
-) -> Result<(u64, Sha256, Vec<IndexEntry>)> {
+) -> Result<(u64, FileHasher, Vec<IndexEntry>, u16)> {
     let limits = Limits::default();
     f.seek(SeekFrom::Start(0)).map_err(io_at(part))?;
-    let mut hasher = Sha256::new();
     let mut br = BufReader::with_capacity(1 << 20, f);
-    let mut first = vec![0u8; header.len()];
+    let mut first = vec![0u8; header_bytes(VERSION_MAJOR)?.len()];
     br.read_exact(&mut first).map_err(io_at(part))?;
-    if first != header {
+    let mut found = None;
+    for major in READABLE_MAJORS {
+        if header_bytes(major)? == first {
+            found = FileHasher::for_major(major).map(|h| (major, h));
+        }
+    }
+    let Some((major, mut hasher)) = found else {
         return Err(Error::NotResumable {
             path: part.to_path_buf(),
-            reason: "it does not start with an mbxa v1 header entry".into(),
+            reason: "it does not start with an mbxa header entry".into(),
         });
-    }
+    };
     hasher.update(&first);
-    let mut pos = header.len() as u64;
+    let mut pos = first.len() as u64;
     let mut kept: Vec<IndexEntry> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     loop {
@@ -211,20 +219,20 @@ fn scan_part(
         hasher = h;
         kept.push(e);
     }
-    Ok((pos, hasher, kept))
+    Ok((pos, hasher, kept, major))
 }
 
 /// Reads one blob entry at `pos`; `None` if it is incomplete, not a blob, or invalid.
 fn try_entry<T: Read>(
     br: &mut T,
-    h: &mut Sha256,
+    h: &mut FileHasher,
     pos: u64,
     len: u64,
     limits: &Limits,
 ) -> Option<IndexEntry> {
     struct Tee<'a, T: Read> {
         r: &'a mut T,
-        h: &'a mut Sha256,
+        h: &'a mut FileHasher,
     }
     impl<T: Read> Read for Tee<'_, T> {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {

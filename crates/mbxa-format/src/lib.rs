@@ -1,6 +1,7 @@
 //! The `.mbxa` archive format: a deterministic ustar file holding one zstd frame per unique
 //! exported item (named by the SHA-256 of its bytes), a postcard manifest, a sorted index and a
-//! trailer whose digests cover every byte. Specified in `spec/mbxa-v1.md`.
+//! trailer whose digests cover every byte. Specified in `spec/mbxa-v1.md`; format 2.0
+//! (`spec/mbxa-v2.md`, written by default) differs only in its whole-file digest (BLAKE3).
 //!
 //! - [`ArchiveWriter`] streams an archive to any `Write`; [`ArchiveFile`] wraps it for atomic
 //!   creation at a path (`<path>.part`, fsync, rename) and resumption of an interrupted `.part`.
@@ -31,6 +32,7 @@
 #![deny(missing_docs)]
 
 mod constants;
+mod digest;
 mod error;
 mod file;
 mod frame;
@@ -43,9 +45,11 @@ mod wire;
 mod writer;
 
 pub use constants::{
-    Limits, BLOB_PREFIX, BLOB_SUFFIX, FORMAT_NAME, HEADER_NAME, INDEX_NAME, MANIFEST_NAME,
-    TRAILER_NAME, VERSION_MAJOR, VERSION_MINOR, ZSTD_LEVEL,
+    header_json, Limits, BLOB_PREFIX, BLOB_SUFFIX, FORMAT_NAME, HEADER_JSON, HEADER_JSON_V1,
+    HEADER_NAME, INDEX_NAME, MANIFEST_NAME, READABLE_MAJORS, TRAILER_NAME, VERSION_MAJOR,
+    VERSION_MINOR, ZSTD_LEVEL,
 };
+pub use digest::FileHasher;
 pub use error::{Error, Result};
 pub use file::ArchiveFile;
 pub use frame::CheckedFrame;

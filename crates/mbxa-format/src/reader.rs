@@ -7,6 +7,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::constants::*;
+use crate::digest::FileHasher;
 use crate::error::{Error, Result};
 use crate::frame::{decompress_bounded, BlobDecoder};
 use crate::id::{parse_hex32, ArchiveId, BlobId};
@@ -167,7 +168,7 @@ impl<R: Read + Seek> ArchiveReader<R> {
                 reason: format!("header names format {:?}", header.format),
             });
         }
-        if header.major != VERSION_MAJOR {
+        if !READABLE_MAJORS.contains(&header.major) {
             return Err(Error::UnsupportedVersion {
                 major: header.major,
                 minor: header.minor,
@@ -206,6 +207,15 @@ impl<R: Read + Seek> ArchiveReader<R> {
             return Err(Error::Truncated { len: file_len });
         }
         let trailer = Trailer::decode(&tb, data_at)?;
+        if trailer.major != header.major {
+            return Err(Error::BadTrailer {
+                offset: data_at,
+                reason: format!(
+                    "trailer says major version {}, the header {}",
+                    trailer.major, header.major
+                ),
+            });
+        }
         check_zero(
             &tail[BLOCK as usize + TRAILER_LEN..],
             data_at + TRAILER_LEN as u64,
@@ -482,7 +492,8 @@ impl<R: Read + Seek> ArchiveReader<R> {
         Ok(v)
     }
 
-    /// The trailer's SHA-256 of every byte before the trailer entry.
+    /// The trailer's file digest of every byte before the trailer entry (SHA-256 in format 1,
+    /// BLAKE3 in format 2: see [`ArchiveReader::file_hasher`]).
     pub fn file_digest(&self) -> [u8; 32] {
         self.trailer.file_digest
     }
@@ -498,7 +509,7 @@ impl<R: Read + Seek> ArchiveReader<R> {
     /// [`Error::FileDigestMismatch`]; I/O.
     pub fn verify_file_digest(&mut self) -> Result<()> {
         self.r.seek(SeekFrom::Start(0))?;
-        let mut h = Sha256::new();
+        let mut h = self.file_hasher();
         let mut src =
             BufReader::with_capacity(1 << 20, (&mut self.r).take(self.trailer.trailer_offset));
         let n = io::copy(&mut src, &mut HashWriter(&mut h))?;
@@ -508,10 +519,19 @@ impl<R: Read + Seek> ArchiveReader<R> {
         self.compare_digest(h)
     }
 
-    fn compare_digest(&self, h: Sha256) -> Result<()> {
-        let actual: [u8; 32] = h.finalize().into();
+    /// A hasher for this archive's file digest (SHA-256 in format 1, BLAKE3 in format 2).
+    pub fn file_hasher(&self) -> FileHasher {
+        // The major was checked at open to be one we read, which all have a hasher.
+        FileHasher::for_major(self.trailer.major)
+            .unwrap_or_else(|| FileHasher::Blake3(Box::default()))
+    }
+
+    fn compare_digest(&self, h: FileHasher) -> Result<()> {
+        let algorithm = h.algorithm();
+        let actual: [u8; 32] = h.finalize();
         if actual != self.trailer.file_digest {
             return Err(Error::FileDigestMismatch {
+                algorithm,
                 covered: self.trailer.trailer_offset,
                 expected: hex::encode(self.trailer.file_digest),
                 actual: hex::encode(actual),
@@ -523,7 +543,7 @@ impl<R: Read + Seek> ArchiveReader<R> {
     /// The full check in one sequential pass: walks every tar entry between the header and the
     /// manifest (each header exact, each name a blob name, no duplicates, each in the index at
     /// its offset, each blob decoding to its name, padding zero), checks every index record was
-    /// seen, and compares the SHA-256 of all bytes before the trailer with the trailer's.
+    /// seen, and compares the file digest of all bytes before the trailer with the trailer's.
     ///
     /// `on_blob` is called after each blob is checked (for progress).
     ///
@@ -531,7 +551,7 @@ impl<R: Read + Seek> ArchiveReader<R> {
     /// The first problem found.
     pub fn verify_all(&mut self, on_blob: &mut dyn FnMut(&IndexEntry)) -> Result<()> {
         self.r.seek(SeekFrom::Start(0))?;
-        let mut hasher = Sha256::new();
+        let mut hasher = self.file_hasher();
         let end = self.trailer.manifest_offset - BLOCK;
         let limits = self.limits.clone();
         let mut seen: HashSet<BlobId> = HashSet::with_capacity(self.index.len());
@@ -626,7 +646,7 @@ impl<R: Read + Seek> ArchiveReader<R> {
 /// Reads through and hashes every byte read.
 struct Tee<'h, T: Read> {
     r: T,
-    h: &'h mut Sha256,
+    h: &'h mut FileHasher,
 }
 
 impl<T: Read> Read for Tee<'_, T> {
@@ -637,7 +657,7 @@ impl<T: Read> Read for Tee<'_, T> {
     }
 }
 
-struct HashWriter<'h>(&'h mut Sha256);
+struct HashWriter<'h>(&'h mut FileHasher);
 
 impl io::Write for HashWriter<'_> {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {

@@ -478,7 +478,7 @@ impl Trailer {
         }
         let major = u16::from_le_bytes([t[8], t[9]]);
         let minor = u16::from_le_bytes([t[10], t[11]]);
-        if major != VERSION_MAJOR {
+        if !READABLE_MAJORS.contains(&major) {
             return Err(Error::UnsupportedVersion { major, minor });
         }
         let newer = minor > VERSION_MINOR;

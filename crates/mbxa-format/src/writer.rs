@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 use crate::constants::*;
+use crate::digest::FileHasher;
 use crate::error::{Error, Result};
 use crate::frame::{CheckedFrame, Compressor, CHUNK};
 use crate::id::{ArchiveId, BlobId};
@@ -31,11 +32,11 @@ pub(crate) struct Sink<W: Write> {
     pub(crate) inner: W,
     buf: Vec<u8>,
     pub(crate) offset: u64,
-    pub(crate) hasher: Sha256,
+    pub(crate) hasher: FileHasher,
 }
 
 impl<W: Write> Sink<W> {
-    pub(crate) fn new(inner: W, offset: u64, hasher: Sha256) -> Self {
+    pub(crate) fn new(inner: W, offset: u64, hasher: FileHasher) -> Self {
         Sink {
             inner,
             buf: Vec::with_capacity(WRITE_BUF),
@@ -180,6 +181,8 @@ pub struct ArchiveWriter<W: Write> {
     spool_dir: Option<PathBuf>,
     max_blob_len: u64,
     pool: Option<Pool>,
+    /// Format major version being written (1 or 2).
+    major: u16,
 }
 
 impl<W: Write> std::fmt::Debug for ArchiveWriter<W> {
@@ -192,17 +195,38 @@ impl<W: Write> std::fmt::Debug for ArchiveWriter<W> {
 }
 
 impl<W: Write> ArchiveWriter<W> {
-    /// Starts an archive: writes the header entry (`mbxa.json`).
+    /// Starts an archive of the default format ([`VERSION_MAJOR`]): writes the header entry
+    /// (`mbxa.json`).
     ///
     /// # Errors
     /// I/O errors from `inner`.
     pub fn new(inner: W) -> Result<Self> {
-        let mut w = Self::from_parts(inner, 0, Sha256::new(), HashMap::new())?;
-        let h = tarhdr::build(HEADER_NAME, HEADER_JSON.len() as u64)?;
+        Self::with_major(inner, VERSION_MAJOR)
+    }
+
+    /// Starts an archive of format major version `major` (1: SHA-256 file digest, 2: BLAKE3;
+    /// otherwise identical). Writing 1 keeps archives readable by mbxa 0.1.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedVersion`] for another major; I/O errors from `inner`.
+    pub fn with_major(inner: W, major: u16) -> Result<Self> {
+        let (Some(hasher), Some(json)) = (FileHasher::for_major(major), header_json(major)) else {
+            return Err(Error::UnsupportedVersion {
+                major,
+                minor: VERSION_MINOR,
+            });
+        };
+        let mut w = Self::from_parts(inner, 0, hasher, HashMap::new(), major)?;
+        let h = tarhdr::build(HEADER_NAME, json.len() as u64)?;
         w.sink.put(&h)?;
-        w.sink.put(HEADER_JSON)?;
-        w.sink.padding(HEADER_JSON.len() as u64)?;
+        w.sink.put(json)?;
+        w.sink.padding(json.len() as u64)?;
         Ok(w)
+    }
+
+    /// The format major version being written.
+    pub fn major(&self) -> u16 {
+        self.major
     }
 
     /// Continues an archive whose first `offset` bytes (hashing to `hasher`'s state) are already
@@ -210,8 +234,9 @@ impl<W: Write> ArchiveWriter<W> {
     pub(crate) fn from_resumed(
         inner: W,
         offset: u64,
-        hasher: Sha256,
+        hasher: FileHasher,
         entries: Vec<IndexEntry>,
+        major: u16,
     ) -> Result<Self> {
         let blobs = entries
             .into_iter()
@@ -226,14 +251,15 @@ impl<W: Write> ArchiveWriter<W> {
                 )
             })
             .collect();
-        Self::from_parts(inner, offset, hasher, blobs)
+        Self::from_parts(inner, offset, hasher, blobs, major)
     }
 
     fn from_parts(
         inner: W,
         offset: u64,
-        hasher: Sha256,
+        hasher: FileHasher,
         blobs: HashMap<BlobId, Loc>,
+        major: u16,
     ) -> Result<Self> {
         Ok(ArchiveWriter {
             sink: Sink::new(inner, offset, hasher),
@@ -243,6 +269,7 @@ impl<W: Write> ArchiveWriter<W> {
             spool_dir: None,
             max_blob_len: Limits::default().max_blob_len,
             pool: None,
+            major,
         })
     }
 
@@ -596,9 +623,13 @@ impl<W: Write> ArchiveWriter<W> {
         let index_offset = self.entry_with(INDEX_NAME, &index)?;
 
         let trailer_offset = self.sink.offset;
-        let file_digest: [u8; 32] = std::mem::take(&mut self.sink.hasher).finalize().into();
+        let hasher = std::mem::replace(
+            &mut self.sink.hasher,
+            FileHasher::Sha256(Default::default()),
+        );
+        let file_digest: [u8; 32] = hasher.finalize();
         let trailer = Trailer {
-            major: VERSION_MAJOR,
+            major: self.major,
             minor: VERSION_MINOR,
             archive_id,
             file_digest,

@@ -100,8 +100,10 @@ pub(crate) struct ArchiveFacts {
     pub frames: Vec<FrameRef>,
     /// End of the range the trailer's file digest covers.
     pub covered: u64,
-    /// The trailer's SHA-256 of bytes `0..covered`.
+    /// The trailer's file digest of bytes `0..covered`.
     pub claimed: Hash,
+    /// The hasher of that digest (SHA-256 in format 1, BLAKE3 in format 2).
+    pub head_hasher: mbxa_format::FileHasher,
 }
 
 /// Reads an archive's id, manifest summary and index via `mbxa-format`.
@@ -151,13 +153,25 @@ pub(crate) fn facts(path: &Path) -> Result<ArchiveFacts> {
         frames,
         covered: r.trailer_offset(),
         claimed: r.file_digest(),
+        head_hasher: r.file_hasher(),
     })
 }
 
-/// SHA-256 and length of a whole file, streamed, plus the SHA-256 of its first `prefix` bytes.
-pub(crate) fn file_digest(path: &Path, prefix: u64) -> Result<(Hash, u64, Hash)> {
+/// SHA-256 and length of a whole file, streamed, plus the digest of its first `prefix` bytes by
+/// `head_hasher` (the archive's file-digest algorithm). For SHA-256 (format 1) the prefix digest
+/// is a snapshot of the whole-file hash, so the file is hashed once.
+pub(crate) fn file_digest(
+    path: &Path,
+    prefix: u64,
+    head_hasher: mbxa_format::FileHasher,
+) -> Result<(Hash, u64, Hash)> {
     let mut f = File::open(path).ctx(path)?;
     let mut h = Sha256::new();
+    // Format 2: the prefix needs its own (BLAKE3) hasher.
+    let mut other = match head_hasher {
+        mbxa_format::FileHasher::Sha256(_) => None,
+        b => Some(b),
+    };
     let mut head: Option<Hash> = None;
     let mut buf = vec![0u8; 1 << 20];
     let mut n = 0u64;
@@ -170,14 +184,29 @@ pub(crate) fn file_digest(path: &Path, prefix: u64) -> Result<(Hash, u64, Hash)>
         if head.is_none() && n + k as u64 >= prefix {
             let cut = (prefix - n) as usize;
             h.update(&chunk[..cut]);
-            head = Some(h.clone().finalize().into());
+            head = Some(match other.take() {
+                Some(mut b) => {
+                    b.update(&chunk[..cut]);
+                    b.finalize()
+                }
+                None => h.clone().finalize().into(),
+            });
             h.update(&chunk[cut..]);
         } else {
             h.update(chunk);
+            if head.is_none() {
+                if let Some(b) = other.as_mut() {
+                    b.update(chunk);
+                }
+            }
         }
         n += k as u64;
     }
-    let head = head.unwrap_or_else(|| h.clone().finalize().into());
+    let head = match (head, other) {
+        (Some(d), _) => d,
+        (None, Some(b)) => b.finalize(),
+        (None, None) => h.clone().finalize().into(),
+    };
     Ok((h.finalize().into(), n, head))
 }
 

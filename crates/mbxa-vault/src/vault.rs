@@ -650,7 +650,11 @@ impl Vault {
         let rp = record_path(&self.root, &archive_id);
         if rp.exists() {
             if let Ok(existing) = read_record(&rp) {
-                let (sha, len, _) = ingest::file_digest(path, 0)?;
+                let (sha, len, _) = ingest::file_digest(
+                    path,
+                    0,
+                    mbxa_format::FileHasher::Sha256(Default::default()),
+                )?;
                 if existing.file_sha256 == sha && existing.file_len == len {
                     return Ok(AddOutcome {
                         path: path.to_path_buf(),
@@ -671,8 +675,10 @@ impl Vault {
         let file_len = std::fs::metadata(path).ctx(path)?.len();
         let cb = |p: &Progress| progress(path, p);
         let (covered, claimed) = (facts.covered, facts.claimed);
+        let head_hasher = facts.head_hasher.clone();
+        let algorithm = head_hasher.algorithm();
         let (digest, ingested) = std::thread::scope(|s| {
-            let h = s.spawn(|| ingest::file_digest(path, covered));
+            let h = s.spawn(|| ingest::file_digest(path, covered, head_hasher));
             let ing = ingest::ingest(path, facts, file_len, sink, memo, &cb);
             (h.join(), ing)
         });
@@ -685,7 +691,7 @@ impl Vault {
             return Err(Error::BadArchive {
                 path: path.to_path_buf(),
                 detail: format!(
-                    "damaged: SHA-256 of bytes 0..{covered} is {}, the trailer says {} (run `mbxa verify`)",
+                    "damaged: {algorithm} of bytes 0..{covered} is {}, the trailer says {} (run `mbxa verify`)",
                     hex(&head),
                     hex(&claimed)
                 ),

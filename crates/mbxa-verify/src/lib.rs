@@ -1,7 +1,8 @@
 //! Offline, parallel integrity verification of `.mbxa` archives.
 //!
-//! [`verify_archive`] checks every byte of an archive: the trailer's SHA-256 over everything
-//! before it, the header, manifest, index and trailer (via `mbxa-format`'s reader, which checks
+//! [`verify_archive`] checks every byte of an archive: the trailer's file digest (SHA-256 in
+//! format 1, BLAKE3 in format 2) over everything before it, the header, manifest, index and
+//! trailer (via `mbxa-format`'s reader, which checks
 //! their digests and exact form), every blob's tar header and padding, and every blob's zstd
 //! frame decompressed and hashed against its name. Blobs are checked in parallel on all cores
 //! (rayon), each task streaming its frame with positioned reads on a shared file handle through
@@ -46,7 +47,7 @@ pub enum ProblemKind {
     /// Header, trailer, index or manifest damaged or inconsistent (the archive could not be
     /// opened past this point).
     Structure,
-    /// The SHA-256 of the bytes before the trailer differs from the trailer's.
+    /// The file digest of the bytes before the trailer differs from the trailer's.
     FileDigest,
     /// A blob's tar header differs from the fixed form.
     TarHeader,
@@ -179,6 +180,7 @@ fn open_problem(path: &Path, e: mbxa_format::Error) -> std::result::Result<Probl
             covered,
             expected,
             actual,
+            ..
         } => Ok(Problem {
             kind: ProblemKind::FileDigest,
             entry: "(bytes before the trailer)".into(),
@@ -488,16 +490,16 @@ fn check_blob(
     out
 }
 
-/// SHA-256 of `[0, len)` of the file, streamed, reporting bytes as they go.
+/// The file digest of `[0, len)` of the file, streamed, reporting bytes as they go.
 fn digest_prefix(
     path: &Path,
     len: u64,
+    mut h: mbxa_format::FileHasher,
     done: &AtomicU64,
     tick: &(dyn Fn(u64) + Sync),
 ) -> std::io::Result<([u8; 32], u64)> {
     let f = File::open(path)?;
     let mut r = BufReader::with_capacity(1 << 20, f).take(len);
-    let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut n = 0u64;
     loop {
@@ -509,7 +511,7 @@ fn digest_prefix(
         n += k as u64;
         tick(done.fetch_add(k as u64, Ordering::Relaxed) + k as u64);
     }
-    Ok((h.finalize().into(), n))
+    Ok((h.finalize(), n))
 }
 
 /// Verifies one archive. `Err` only when it cannot be read at all; damage is in the report.
@@ -581,12 +583,14 @@ pub fn verify_archive(
 
     let covered = reader.trailer_offset();
     let claimed = reader.file_digest();
+    let hasher = reader.file_hasher();
+    let algorithm = hasher.algorithm();
     let total = covered + entries.iter().map(|e| e.stored_len).sum::<u64>();
     let done = AtomicU64::new(0);
     let tick = |d: u64| progress(&Progress { done: d, total });
     let parsed = AtomicU64::new(0);
     let (digest, mut blob_problems) = rayon::join(
-        || digest_prefix(path, covered, &done, &tick),
+        || digest_prefix(path, covered, hasher, &done, &tick),
         || {
             entries
                 .par_iter()
@@ -608,7 +612,9 @@ pub fn verify_archive(
                     offset: covered,
                     expected: Some(hex(&claimed)),
                     actual: Some(hex(&actual)),
-                    message: format!("SHA-256 of bytes 0..{covered} differs from the trailer's"),
+                    message: format!(
+                        "{algorithm} of bytes 0..{covered} differs from the trailer's"
+                    ),
                 });
             }
         }

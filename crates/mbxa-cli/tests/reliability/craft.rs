@@ -460,7 +460,9 @@ pub(crate) fn manifest(folders: Vec<Folder>, items: Vec<Item>) -> Manifest {
 
 /// An archive of `blobs` (each added once) and `m`, by the reference writer, single-threaded.
 pub(crate) fn write_archive(blobs: &[&[u8]], m: &Manifest) -> Vec<u8> {
-    let mut w = ArchiveWriter::new(Vec::new()).expect("writer");
+    // Format 1.0 (SHA-256 file digest): what this module's independent assembler reproduces, and
+    // a version every reader must keep reading; the hostile set stays byte-stable across 2.0.
+    let mut w = ArchiveWriter::with_major(Vec::new(), 1).expect("writer");
     w.set_threads(1).expect("threads");
     for b in blobs {
         w.add_blob(b).expect("add blob");

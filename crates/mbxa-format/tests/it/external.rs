@@ -78,7 +78,7 @@ pub fn check_with_tools(path: &Path) {
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["format"], "mbxa");
-    assert_eq!(v["major"], 1);
+    assert_eq!(v["major"], r.version().0);
     for e in &by_offset {
         let name = mbxa_format::blob_name(&e.id);
         let sh = format!(

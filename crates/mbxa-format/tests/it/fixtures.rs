@@ -1,5 +1,6 @@
-//! Golden archives in `fixtures/v1/` (regenerated bit for bit; `MBXA_REGEN_FIXTURES=1` rewrites
-//! them) and named corrupt archives in `fixtures/v1/corrupt/`, each rejected with its own error.
+//! Golden archives of every format version in `fixtures/v1/` and `fixtures/v2/` (regenerated bit
+//! for bit; `MBXA_REGEN_FIXTURES=1` rewrites them) and named corrupt archives in
+//! `fixtures/vN/corrupt/`, each rejected with its own error.
 
 use std::path::PathBuf;
 
@@ -7,8 +8,12 @@ use mbxa_format::*;
 
 use crate::common::*;
 
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/v1")
+fn dir(major: u16) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../fixtures/v{major}"))
+}
+
+fn writer(major: u16) -> ArchiveWriter<Vec<u8>> {
+    ArchiveWriter::with_major(Vec::new(), major).unwrap()
 }
 
 fn manifest(items: Vec<Item>, folders: Vec<Folder>) -> Manifest {
@@ -21,8 +26,8 @@ fn manifest(items: Vec<Item>, folders: Vec<Folder>) -> Manifest {
 }
 
 /// `tiny.mbxa`: one folder, one item of 13 bytes (the spec's worked example).
-pub fn tiny() -> Vec<u8> {
-    let mut w = ArchiveWriter::new(Vec::new()).unwrap();
+pub fn tiny(major: u16) -> Vec<u8> {
+    let mut w = writer(major);
     let data = b"Hello, mbxa!\n";
     let id = w.add_blob(data).unwrap();
     let mut f = folders();
@@ -43,14 +48,14 @@ pub fn tiny() -> Vec<u8> {
 }
 
 /// `empty.mbxa`: no folders, no items.
-pub fn empty() -> Vec<u8> {
-    let w = ArchiveWriter::new(Vec::new()).unwrap();
+pub fn empty(major: u16) -> Vec<u8> {
+    let w = writer(major);
     w.finish(&manifest(vec![], vec![])).unwrap().0
 }
 
 /// `small.mbxa`: two folders; a text blob, a blob shared by two items, an incompressible blob,
 /// an empty blob, and an item whose export failed.
-pub fn small() -> Vec<u8> {
+pub fn small(major: u16) -> Vec<u8> {
     let text = blob_bytes(1, 20_000);
     let shared = blob_bytes(2, 3_000);
     let mut noise = Vec::new();
@@ -59,7 +64,7 @@ pub fn small() -> Vec<u8> {
         noise.push(r.next() as u8);
     }
     let blobs = [text, shared.clone(), noise, Vec::new(), shared];
-    let mut w = ArchiveWriter::new(Vec::new()).unwrap();
+    let mut w = writer(major);
     let mut items = Vec::new();
     for (n, b) in blobs.iter().enumerate() {
         let id = w.add_blob(b).unwrap();
@@ -102,8 +107,8 @@ pub type Corrupt = (&'static str, Vec<u8>, &'static str, fn(&Error) -> bool);
 
 // One push per fixture reads better than one huge vec! literal.
 #[allow(clippy::vec_init_then_push)]
-pub fn corrupt() -> Vec<Corrupt> {
-    let base = small();
+pub fn corrupt(major: u16) -> Vec<Corrupt> {
+    let base = small(major);
     let manifest_off = trailer_field(&base, 88) as usize;
     let manifest_len = trailer_field(&base, 96) as usize;
     let mut v: Vec<Corrupt> = Vec::new();
@@ -140,19 +145,24 @@ pub fn corrupt() -> Vec<Corrupt> {
         |e| matches!(e, Error::TrailerDigestMismatch { .. }),
     ));
     let mut unknown = base.clone();
-    let pat = b"\"major\":1";
-    let at = unknown.windows(pat.len()).position(|w| w == pat).unwrap() + pat.len() - 1;
-    unknown[at] = b'2';
+    let pat = format!("\"major\":{major}");
+    let at = unknown
+        .windows(pat.len())
+        .position(|w| w == pat.as_bytes())
+        .unwrap()
+        + pat.len()
+        - 1;
+    unknown[at] = b'9';
     v.push(
         ("unknown-version.mbxa", unknown, "UnsupportedVersion", |e| {
-            matches!(e, Error::UnsupportedVersion { major: 2, .. })
+            matches!(e, Error::UnsupportedVersion { major: 9, .. })
         }),
     );
 
     // Structurally consistent archives (all digests right) that break one rule each.
     let data = b"the real content";
     let claimed = BlobId::of(b"what the name promises");
-    let mut w = ArchiveWriter::new(Vec::new()).unwrap();
+    let mut w = writer(major);
     w.__testing_add_blob_named(claimed, data).unwrap();
     let m = manifest(
         vec![item(
@@ -174,7 +184,7 @@ pub fn corrupt() -> Vec<Corrupt> {
 
     let data = b"duplicated";
     let id = BlobId::of(data);
-    let mut w = ArchiveWriter::new(Vec::new()).unwrap();
+    let mut w = writer(major);
     w.add_blob(data).unwrap();
     w.__testing_add_blob_named(id, data).unwrap();
     let m = manifest(
@@ -195,7 +205,7 @@ pub fn corrupt() -> Vec<Corrupt> {
         |e| matches!(e, Error::DuplicateBlob { .. }),
     ));
 
-    let mut w = ArchiveWriter::new(Vec::new()).unwrap();
+    let mut w = writer(major);
     w.add_blob(b"fine").unwrap();
     w.__testing_add_raw_entry("../x", b"escape attempt")
         .unwrap();
@@ -208,11 +218,11 @@ pub fn corrupt() -> Vec<Corrupt> {
     v
 }
 
-pub fn golden() -> Vec<(&'static str, Vec<u8>)> {
+pub fn golden(major: u16) -> Vec<(&'static str, Vec<u8>)> {
     vec![
-        ("tiny.mbxa", tiny()),
-        ("empty.mbxa", empty()),
-        ("small.mbxa", small()),
+        ("tiny.mbxa", tiny(major)),
+        ("empty.mbxa", empty(major)),
+        ("small.mbxa", small(major)),
     ]
 }
 
@@ -229,17 +239,21 @@ pub fn full_check(bytes: &[u8]) -> Result<()> {
 #[test]
 fn committed_fixtures_are_what_the_writer_produces() {
     let regen = std::env::var_os("MBXA_REGEN_FIXTURES").is_some_and(|v| v == "1");
-    let all: Vec<(String, Vec<u8>)> = golden()
+    let all: Vec<(u16, String, Vec<u8>)> = READABLE_MAJORS
         .into_iter()
-        .map(|(n, b)| (n.to_string(), b))
-        .chain(
-            corrupt()
+        .flat_map(|major| {
+            golden(major)
                 .into_iter()
-                .map(|(n, b, _, _)| (format!("corrupt/{n}"), b)),
-        )
+                .map(move |(n, b)| (major, n.to_string(), b))
+                .chain(
+                    corrupt(major)
+                        .into_iter()
+                        .map(move |(n, b, _, _)| (major, format!("corrupt/{n}"), b)),
+                )
+        })
         .collect();
-    for (name, bytes) in all {
-        let p = dir().join(&name);
+    for (major, name, bytes) in all {
+        let p = dir(major).join(&name);
         if regen {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, &bytes).unwrap();
@@ -257,32 +271,63 @@ fn committed_fixtures_are_what_the_writer_produces() {
 
 #[test]
 fn golden_fixtures_read_and_check() {
-    for (name, _) in golden() {
-        let bytes = std::fs::read(dir().join(name)).unwrap();
-        full_check(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+    for major in READABLE_MAJORS {
+        for (name, _) in golden(major) {
+            let bytes = std::fs::read(dir(major).join(name)).unwrap();
+            full_check(&bytes).unwrap_or_else(|e| panic!("v{major}/{name}: {e}"));
+            assert_eq!(open(&bytes).unwrap().version(), (major, 0));
+        }
+        let bytes = std::fs::read(dir(major).join("small.mbxa")).unwrap();
+        let mut r = open(&bytes).unwrap();
+        assert_eq!(r.manifest().items.len(), 6);
+        assert_eq!(r.index().len(), 4);
+        let shared = r.manifest().items[1].blob().unwrap();
+        assert_eq!(r.read_blob(&shared).unwrap(), blob_bytes(2, 3_000));
     }
-    let bytes = std::fs::read(dir().join("small.mbxa")).unwrap();
-    let mut r = open(&bytes).unwrap();
-    assert_eq!(r.manifest().items.len(), 6);
-    assert_eq!(r.index().len(), 4);
-    let shared = r.manifest().items[1].blob().unwrap();
-    assert_eq!(r.read_blob(&shared).unwrap(), blob_bytes(2, 3_000));
+    // Versions differ only in the header's major and the file digest: same blobs, same
+    // manifest (archive id), same layout.
+    let (a, b) = (small(1), small(2));
+    let (ra, rb) = (open(&a).unwrap(), open(&b).unwrap());
+    assert_eq!(a.len(), b.len());
+    assert_eq!(ra.archive_id(), rb.archive_id());
+    assert_eq!(ra.index(), rb.index());
+    assert_ne!(ra.file_digest(), rb.file_digest());
+    assert_eq!(ra.file_hasher().algorithm(), "SHA-256");
+    assert_eq!(rb.file_hasher().algorithm(), "BLAKE3");
+}
+
+/// A header and trailer that disagree on the major version are refused.
+#[test]
+fn header_and_trailer_versions_must_agree() {
+    let v2 = small(2);
+    let mut mixed = v2.clone();
+    let pat = b"\"major\":2";
+    let at = mixed.windows(pat.len()).position(|w| w == pat).unwrap() + pat.len() - 1;
+    mixed[at] = b'1';
+    match open(&mixed) {
+        Err(Error::BadTrailer { reason, .. }) => assert!(reason.contains("major"), "{reason}"),
+        other => panic!("expected BadTrailer, got {other:?}"),
+    }
 }
 
 #[test]
 fn golden_fixtures_pass_gnu_tar_and_sha256sum() {
-    for (name, _) in golden() {
-        crate::external::check_with_tools(&dir().join(name));
+    for major in READABLE_MAJORS {
+        for (name, _) in golden(major) {
+            crate::external::check_with_tools(&dir(major).join(name));
+        }
     }
 }
 
 #[test]
 fn each_corrupt_fixture_is_rejected_with_its_own_error() {
-    for (name, _, expected, pred) in corrupt() {
-        let bytes = std::fs::read(dir().join("corrupt").join(name)).unwrap();
-        match full_check(&bytes) {
-            Ok(()) => panic!("{name}: accepted"),
-            Err(e) => assert!(pred(&e), "{name}: expected {expected}, got {e:?}"),
+    for major in READABLE_MAJORS {
+        for (name, _, expected, pred) in corrupt(major) {
+            let bytes = std::fs::read(dir(major).join("corrupt").join(name)).unwrap();
+            match full_check(&bytes) {
+                Ok(()) => panic!("v{major}/{name}: accepted"),
+                Err(e) => assert!(pred(&e), "v{major}/{name}: expected {expected}, got {e:?}"),
+            }
         }
     }
 }
@@ -291,11 +336,14 @@ fn each_corrupt_fixture_is_rejected_with_its_own_error() {
 /// corrupt fixtures from `mbxa.json` to `trailer.bin` (only mbxa's digests catch them).
 #[test]
 fn gnu_tar_lists_the_structurally_intact_corrupt_fixtures() {
-    for (name, _, _, _) in corrupt() {
+    for (major, (name, _, _, _)) in READABLE_MAJORS
+        .into_iter()
+        .flat_map(|m| corrupt(m).into_iter().map(move |c| (m, c)))
+    {
         if matches!(name, "truncated.mbxa" | "flip-tar-header.mbxa") {
             continue;
         }
-        let names = crate::external::tar_lists("tar", &dir().join("corrupt").join(name));
+        let names = crate::external::tar_lists("tar", &dir(major).join("corrupt").join(name));
         assert_eq!(
             names.first().map(String::as_str),
             Some(HEADER_NAME),

@@ -18,7 +18,7 @@ fn empty_archive_round_trips() {
     let (bytes, id) = w.finish(&m).unwrap();
     let mut r = open(&bytes).unwrap();
     assert_eq!(r.archive_id(), id);
-    assert_eq!(r.version(), (1, 0));
+    assert_eq!(r.version(), (VERSION_MAJOR, 0));
     assert_eq!(r.manifest(), &m);
     assert!(r.index().is_empty());
     r.verify_all(&mut |_| {}).unwrap();
