@@ -40,7 +40,9 @@ done
 # ---------------------------------------------------------------- tools (never installed here)
 missing=()
 for t in zstd openssl restic jq bc tar cargo; do command -v "$t" >/dev/null || missing+=("$t"); done
-[ -x /usr/bin/time ] && /usr/bin/time -v true 2>&1 | grep -q 'Maximum resident' || missing+=("time")
+# (Not `| grep -q`: under pipefail, grep quitting early can SIGPIPE `time` and fail the check.)
+time_out=$( [ -x /usr/bin/time ] && /usr/bin/time -v true 2>&1 ) || true
+[[ $time_out == *"Maximum resident"* ]] || missing+=("time")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "missing: ${missing[*]}" >&2
   echo "install them first, e.g.: apt-get install -y zstd openssl restic time jq bc tar" >&2
