@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mbxa_capture::{CaptureOptions, NoProgress, Progress, ProgressEvent};
+use mbxa_capture::{CaptureOptions, Progress, ProgressEvent};
 use mbxa_emulator::{Emulator, EmulatorConfig, Limits};
 use mbxa_graph::{ClientAuth, GraphClient, GraphConfig, SecretString};
 
@@ -60,7 +60,6 @@ fn child() {
             fc.lock().unwrap().get_or_insert_with(Instant::now);
         }
     });
-    let _ = NoProgress;
     let jobs: Vec<CaptureOptions> = mailboxes
         .iter()
         .enumerate()
