@@ -144,7 +144,7 @@ pub fn compress_lzfu_literal(rtf: &[u8]) -> Vec<u8> {
     let mut chunks = rtf.chunks(8).peekable();
     let end_pos = (PROLOGUE.len() + rtf.len()) % 4096;
     let end_tok = ((end_pos as u16) << 4).to_be_bytes();
-    if rtf.len() % 8 == 0 {
+    if rtf.len().is_multiple_of(8) {
         for c in chunks.by_ref() {
             body.push(0);
             body.extend_from_slice(c);

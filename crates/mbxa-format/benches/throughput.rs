@@ -52,7 +52,7 @@ fn sizes(n: usize) -> Vec<usize> {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let r = (x >> 33) as usize;
-            if r % 100 == 0 {
+            if r.is_multiple_of(100) {
                 (1 << 20) + r % (3 << 20)
             } else {
                 5_000 + r % 95_000

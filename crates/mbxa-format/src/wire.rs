@@ -394,7 +394,7 @@ pub(crate) fn decode_index(
             });
         }
         // The first blob frame can start at 3*512: header entry (2 blocks) + the blob's tar header.
-        if e.offset % BLOCK != 0
+        if !e.offset.is_multiple_of(BLOCK)
             || e.offset < 3 * BLOCK
             || e.stored_len == 0
             || e.offset

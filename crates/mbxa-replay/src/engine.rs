@@ -828,8 +828,13 @@ async fn upload_all(
         };
         ctx.journal.append(record)?;
         if ctx.journal.unsynced() >= SYNC_EVERY_RECORDS || last_sync.elapsed() >= SYNC_EVERY {
-            ctx.journal.sync().await?;
-            last_sync = Instant::now();
+            // Never wait for the sync gate here: the jobs in `running` are only polled by this
+            // loop, so one holding the gate (mid-fsync of its intent) would never release it
+            // while we wait; that deadlock hung replays under load. If a job is syncing, its
+            // fsync covers records up to its start and the next round syncs the rest.
+            if ctx.journal.try_sync().await? {
+                last_sync = Instant::now();
+            }
         }
         ctx.progress.item(&item.id, &outcome, job.len);
     }
@@ -1006,6 +1011,17 @@ impl SharedJournal {
         lock(&self.inner).unsynced()
     }
 
+    /// Like [`SharedJournal::sync`] unless another sync is in progress, then does nothing and
+    /// returns `false` (it does not wait for the gate).
+    async fn try_sync(&self) -> Result<bool> {
+        let Ok(_gate) = self.sync_gate.try_lock() else {
+            return Ok(false);
+        };
+        let upto = self.appended.load(std::sync::atomic::Ordering::SeqCst);
+        self.sync_locked(upto).await?;
+        Ok(true)
+    }
+
     /// Makes every record appended so far durable.
     async fn sync(&self) -> Result<()> {
         let upto = self.appended.load(std::sync::atomic::Ordering::SeqCst);
@@ -1015,8 +1031,13 @@ impl SharedJournal {
     /// Returns once record number `seq` is on disk: one fsync (on a blocking thread) covers
     /// every record appended before it started, so concurrent callers share it.
     async fn sync_upto(&self, seq: u64) -> Result<()> {
-        use std::sync::atomic::Ordering;
         let _gate = self.sync_gate.lock().await;
+        self.sync_locked(seq).await
+    }
+
+    /// The body of [`SharedJournal::sync_upto`]; the caller holds `sync_gate`.
+    async fn sync_locked(&self, seq: u64) -> Result<()> {
+        use std::sync::atomic::Ordering;
         if self.synced.load(Ordering::SeqCst) >= seq {
             return Ok(());
         }

@@ -54,6 +54,15 @@ pub enum Error {
         /// Mailbox id in its header.
         mailbox: String,
     },
+    /// Another replay holds this journal (the same archive into the same mailbox, right now).
+    #[error(
+        "journal {path} is in use by another `mbxa replay` of this archive into this mailbox; \
+         wait for it to finish (or stop it) and run again"
+    )]
+    JournalInUse {
+        /// The journal file.
+        path: PathBuf,
+    },
     /// A write to a journal opened read-only (dry run).
     #[error("journal {path} is open read-only")]
     JournalReadOnly {

@@ -93,6 +93,10 @@ pub enum ItemState {
 pub struct Journal {
     path: PathBuf,
     out: Option<BufWriter<File>>,
+    /// `<journal>.lock`, exclusively locked (flock) while this journal is open for writing:
+    /// two replays appending to one journal could both upload an item neither had recorded.
+    /// The OS drops the lock when the process ends, so a crash leaves no stale lock.
+    _lock: Option<File>,
     items: HashMap<(String, String), ItemState>,
     folders: HashMap<String, String>,
     unsynced: usize,
@@ -109,6 +113,7 @@ impl Journal {
             archive: archive_id.to_owned(),
             mailbox: mailbox_id.to_owned(),
         };
+        let lock = lock_journal(path)?;
         if !path.exists() {
             create_with_header(path, &header)?;
         }
@@ -118,6 +123,7 @@ impl Journal {
             .open(path)
             .map_err(|e| Error::io(path, e))?;
         journal.out = Some(BufWriter::new(file));
+        journal._lock = Some(lock);
         Ok(journal)
     }
 
@@ -142,6 +148,7 @@ impl Journal {
         Journal {
             path: path.to_owned(),
             out: None,
+            _lock: None,
             items: HashMap::new(),
             folders: HashMap::new(),
             unsynced: 0,
@@ -380,6 +387,31 @@ fn create_with_header(path: &Path, header: &Header) -> Result<()> {
     Ok(())
 }
 
+/// Takes the exclusive lock of the journal at `path` (on `<path>.lock`, created mode 0600).
+fn lock_journal(path: &Path) -> Result<File> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_dir_private(dir)?;
+    }
+    let mut o = OpenOptions::new();
+    o.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let f = o.open(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::JournalInUse {
+            path: path.to_owned(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&lock_path, e)),
+    }
+}
+
 fn open_private(path: &Path) -> Result<File> {
     let mut o = OpenOptions::new();
     o.write(true).create(true).truncate(true);
@@ -437,6 +469,21 @@ pub fn journal_file_name(archive_id: &str, mailbox_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_journal_open_for_writing_cannot_be_opened_again_until_closed() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("j").join("replay.journal");
+        let first = Journal::open(&p, "a", "m").unwrap();
+        match Journal::open(&p, "a", "m") {
+            Err(Error::JournalInUse { path }) => assert_eq!(path, p),
+            other => panic!("expected JournalInUse, got {other:?}"),
+        }
+        // A dry run only reads: it does not need the lock.
+        Journal::read_only(&p, "a", "m").unwrap();
+        drop(first);
+        Journal::open(&p, "a", "m").unwrap();
+    }
 
     fn done(item: &str, folder: &str, id: &str) -> Record {
         Record::Done {

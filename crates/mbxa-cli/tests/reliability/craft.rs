@@ -82,7 +82,7 @@ pub(crate) fn tar_header(name: &[u8], size: [u8; 12]) -> [u8; 512] {
 }
 
 fn pad512(v: &mut Vec<u8>) {
-    while v.len() % 512 != 0 {
+    while !v.len().is_multiple_of(512) {
         v.push(0);
     }
 }
