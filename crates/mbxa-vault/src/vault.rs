@@ -1029,53 +1029,48 @@ impl Vault {
                     archives: vec![a.clone()],
                 });
             }
-            let raw: u64 = rec
-                .raw_chunks
-                .iter()
-                .filter_map(|c| index.get(c))
-                .map(|e| u64::from(e.raw_len))
-                .sum();
-            if !damaged && raw != rec.raw_len {
+            // Bytes the indexed chunks hold: the raw stream and each frame must add up to what
+            // the record says, a cheap structural check that the assembly is what `add`
+            // recorded, without re-compressing.
+            let held = |chunks: &[Hash]| -> u64 {
+                chunks
+                    .iter()
+                    .filter_map(|c| index.get(c))
+                    .map(|e| u64::from(e.raw_len))
+                    .sum()
+            };
+            let mismatch = if damaged {
+                None
+            } else if held(&rec.raw_chunks) != rec.raw_len {
+                Some(format!(
+                    "raw stream chunks hold {} bytes, the record needs {}",
+                    held(&rec.raw_chunks),
+                    rec.raw_len
+                ))
+            } else {
+                rec.frames.iter().find_map(|f| {
+                    let (chunks, want) = match &f.body {
+                        FrameBody::Recompressed { chunks, .. } => (chunks, f.blob_len),
+                        FrameBody::Verbatim { chunks } => (chunks, f.frame_len),
+                    };
+                    let have = held(chunks);
+                    (have != want).then(|| {
+                        format!(
+                            "blob {}: its chunks hold {have} bytes, the record needs {want}",
+                            hex(&f.blob_id)
+                        )
+                    })
+                })
+            };
+            if let Some(detail) = mismatch {
                 damaged = true;
                 report.problems.push(VaultProblem {
                     kind: ProblemKind::NotReproducible,
                     file: rel(&self.root, &record_path(&self.root, &rec.archive_id)),
                     offset: None,
-                    detail: format!(
-                        "raw stream chunks hold {raw} bytes, the record needs {}",
-                        rec.raw_len
-                    ),
+                    detail,
                     archives: vec![a.clone()],
                 });
-            }
-            if !damaged {
-                // Each frame's chunks must hold exactly its bytes: a cheap structural check that
-                // the assembly is what `add` recorded, without re-compressing.
-                let short = rec.frames.iter().find_map(|f| {
-                    let (chunks, want) = match &f.body {
-                        FrameBody::Recompressed { chunks, .. } => (chunks, f.blob_len),
-                        FrameBody::Verbatim { chunks } => (chunks, f.frame_len),
-                    };
-                    let have: u64 = chunks
-                        .iter()
-                        .filter_map(|c| index.get(c))
-                        .map(|e| u64::from(e.raw_len))
-                        .sum();
-                    (have != want).then_some((f.blob_id, have, want))
-                });
-                if let Some((blob, have, want)) = short {
-                    damaged = true;
-                    report.problems.push(VaultProblem {
-                        kind: ProblemKind::NotReproducible,
-                        file: rel(&self.root, &record_path(&self.root, &rec.archive_id)),
-                        offset: None,
-                        detail: format!(
-                            "blob {}: its chunks hold {have} bytes, the record needs {want}",
-                            hex(&blob)
-                        ),
-                        archives: vec![a.clone()],
-                    });
-                }
             }
             if !damaged {
                 sound.push(rec);

@@ -52,6 +52,12 @@ pub(crate) fn mbxa_cmd(args: &[OsString], cwd: &Path) -> Command {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    without_mbxa_env(&mut c);
+    c
+}
+
+/// Removes the caller's `MBXA_*` connection settings, so a run sees only what the test gives.
+pub(crate) fn without_mbxa_env(c: &mut Command) {
     for k in [
         "MBXA_TENANT_ID",
         "MBXA_CLIENT_ID",
@@ -62,7 +68,6 @@ pub(crate) fn mbxa_cmd(args: &[OsString], cwd: &Path) -> Command {
     ] {
         c.env_remove(k);
     }
-    c
 }
 
 /// Spawns `c`, drains its output, polls its peak memory, kills it at `deadline`.

@@ -144,16 +144,7 @@ impl Ctx {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for k in [
-            "MBXA_TENANT_ID",
-            "MBXA_CLIENT_ID",
-            "MBXA_CLIENT_SECRET",
-            "MBXA_CLIENT_CERT",
-            "MBXA_GRAPH_URL",
-            "MBXA_LOGIN_URL",
-        ] {
-            c.env_remove(k);
-        }
+        run::without_mbxa_env(&mut c);
         for (k, v) in env {
             c.env(k, v);
         }
